@@ -1,0 +1,138 @@
+"""The dispatcher: decides which quiet patients are ready and claims them.
+
+One thread takes patient keys from a queue, snapshots each patient, runs the
+inputs' ``is_complete`` on the snapshot outside every lock, and claims the
+generation with a compare-and-set. Only a successful claim makes a job, so a
+patient checked from several places at once still yields one job.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+from dcmnode import events
+from dcmnode.activity import Activity
+from dcmnode.events import EventBus
+from dcmnode.inputs.base import Input, by_instance_number
+from dcmnode.job import Job, new_job_id
+from dcmnode.store.memory import MemoryStore
+from dcmnode.store.model import Snapshot
+
+log = logging.getLogger("dcmnode.dispatch")
+
+_STOP = object()
+
+
+class Dispatcher:
+    """Readiness checks on a thread of their own.
+
+    Parameters
+    ----------
+    store : MemoryStore
+        Where snapshots and claims come from.
+    inputs : dict[str, Input]
+        The pipeline's inputs, whose ``is_complete`` decides.
+    submit : callable
+        Receives each claimed `Job` (the runner's ``submit``; may block).
+    activity : Activity
+        Every queued check counts until it is done.
+    bus : EventBus
+        Receives ``ready`` and ``job_queued``.
+    """
+
+    def __init__(
+        self,
+        store: MemoryStore,
+        inputs: dict[str, Input],
+        submit: Callable[[Job], None],
+        activity: Activity,
+        bus: EventBus,
+    ) -> None:
+        self.store = store
+        self.inputs = inputs
+        self.submit = submit
+        self.activity = activity
+        self.bus = bus
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="dcmnode-dispatch", daemon=True)
+
+    def start(self) -> None:
+        """Start the dispatcher thread."""
+        self._thread.start()
+
+    def check(self, patients: list[str], counted: bool = False) -> None:
+        """Queue readiness checks. With *counted*, the caller already called ``activity.begin``."""
+        if not counted:
+            self.activity.begin(len(patients))
+        for key in patients:
+            self._queue.put(key)
+
+    def stop(self, timeout: float) -> None:
+        """Let queued checks finish, then end the thread."""
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            try:
+                self._check(str(item))
+            except Exception:
+                log.exception("patient %r: readiness check failed", item)
+            finally:
+                self.activity.end()
+
+    def _check(self, patient: str) -> None:
+        snapshot = self.store.snapshot(patient)
+        if snapshot is None or not self._ready(snapshot):
+            return
+        job = Job(
+            new_job_id(),
+            patient,
+            snapshot.generation,
+            {name: by_instance_number(snapshot.datasets(name)) for name in self.inputs},
+            snapshot.sender,
+        )
+        if not self.store.claim(snapshot, job.id):
+            # Data arrived between snapshot and claim: look again. The
+            # snapshot returns None while someone is still delivering.
+            log.debug("patient %r changed during its check; checking again", patient)
+            self.check([patient])
+            return
+        self.activity.begin()  # the job counts until the executor ends it
+        log.info(
+            "%s: ready with %d instances from %s@%s",
+            job,
+            snapshot.instance_count,
+            job.sender.ae_title,
+            job.sender.address,
+        )
+        self.bus.emit(events.READY, job=job)
+        self.bus.emit(events.JOB_QUEUED, job=job)
+        self.submit(job)
+
+    def _ready(self, snapshot: Snapshot) -> bool:
+        for name, inp in self.inputs.items():
+            datasets = snapshot.datasets(name)
+            if not datasets:
+                if type(inp).optional:
+                    continue
+                return False
+            try:
+                complete = inp.is_complete(datasets)
+            except Exception:
+                log.exception(
+                    "patient %r: %s.is_complete raised; treating as incomplete",
+                    snapshot.patient,
+                    type(inp).__name__,
+                )
+                return False
+            if not complete:
+                log.debug("patient %r: input %r not complete yet", snapshot.patient, name)
+                return False
+        return True

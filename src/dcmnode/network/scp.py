@@ -1,0 +1,167 @@
+"""The listening side: a pynetdicom AE that hands every event to the node.
+
+This module is the only one that knows pynetdicom's event API. It assigns
+each connection a process-unique association id (never a thread id, which
+the OS reuses) and guarantees that every opened id is closed exactly once,
+whether the peer released, aborted or vanished.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+from pynetdicom.transport import ThreadedAssociationServer
+
+from dcmnode.network.sockets import set_nodelay
+from dcmnode.network.status import Status
+from dcmnode.routing import AssociationContext
+from dcmnode.store.model import Sender
+
+log = logging.getLogger("dcmnode.scp")
+
+_ids = itertools.count(1)
+
+OnOpen = Callable[[AssociationContext], None]
+OnStore = Callable[[AssociationContext, Dataset], int]
+OnClose = Callable[[AssociationContext], None]
+
+
+class StorageSCP:
+    """Accept C-ECHO and C-STORE on (host, port) and report to three callbacks.
+
+    Parameters
+    ----------
+    ae_title, host, port :
+        Identity and listening address (port 0 picks a free port).
+    on_open, on_store, on_close :
+        Called with the association's context. ``on_store`` returns the
+        status; ``on_close`` runs exactly once per ``on_open``.
+    require_called_ae : bool
+        Reject associations whose called AE title is not ours.
+    allowed_calling_aes : list of str
+        If non-empty, the only calling AE titles accepted.
+    max_associations : int
+        Associations served at once; more are rejected as transient.
+    network_timeout : float
+        Seconds of silence before an association is aborted.
+    """
+
+    def __init__(
+        self,
+        ae_title: str,
+        host: str,
+        port: int,
+        on_open: OnOpen,
+        on_store: OnStore,
+        on_close: OnClose,
+        require_called_ae: bool = True,
+        allowed_calling_aes: list[str] | None = None,
+        max_associations: int = 32,
+        network_timeout: float = 60.0,
+    ) -> None:
+        self._on_open = on_open
+        self._on_store = on_store
+        self._on_close = on_close
+        self._lock = threading.Lock()
+        self._contexts: dict[int, AssociationContext] = {}
+        ae = AE(ae_title=ae_title)
+        ae.require_called_aet = require_called_ae
+        ae.require_calling_aet = list(allowed_calling_aes or [])
+        ae.maximum_associations = max_associations
+        ae.network_timeout = network_timeout
+        ae.acse_timeout = network_timeout
+        ae.dimse_timeout = network_timeout
+        # Bigger PDUs mean fewer reads per instance; every peer handles them.
+        ae.maximum_pdu_size = 262144
+        ae.add_supported_context(Verification)
+        for context in AllStoragePresentationContexts:
+            ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+        self._ae = ae
+        self._server: ThreadedAssociationServer | None = None
+        self._address = (host, port)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound (host, port); the real port once started with port 0."""
+        if self._server is None:
+            return self._address
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        """Bind and start serving in background threads."""
+        handlers = [
+            (evt.EVT_CONN_OPEN, self._handle_open),
+            (evt.EVT_CONN_CLOSE, self._handle_close),
+            (evt.EVT_C_STORE, self._handle_store),
+        ]
+        self._server = self._ae.start_server(self._address, block=False, evt_handlers=handlers)
+
+    def stop_accepting(self) -> None:
+        """Close the listening socket; open associations carry on."""
+        if self._server is not None:
+            self._server.shutdown()
+
+    def abort_all(self) -> None:
+        """Abort every association still open (end of a graceful stop)."""
+        for assoc in list(self._ae.active_associations):
+            assoc.abort()
+
+    def open_count(self) -> int:
+        """Connections opened and not yet closed."""
+        with self._lock:
+            return len(self._contexts)
+
+    # -- pynetdicom handlers (run in pynetdicom's threads) ---------------------
+
+    def _handle_open(self, event: Any) -> None:
+        set_nodelay(event)
+        assoc = event.assoc
+        address = event.address[0] if event.address else ""
+        context = AssociationContext(next(_ids), Sender("", str(address)))
+        assoc.dcmnode_context = context
+        with self._lock:
+            self._contexts[context.id] = context
+        try:
+            self._on_open(context)
+        except Exception:
+            log.exception("%s: open handler failed", context)
+
+    def _handle_close(self, event: Any) -> None:
+        context = getattr(event.assoc, "dcmnode_context", None)
+        if context is None:
+            return
+        with self._lock:
+            if self._contexts.pop(context.id, None) is None:
+                return  # closed already: pynetdicom may report a close twice
+        try:
+            self._on_close(context)
+        except Exception:
+            log.exception("%s: close handler failed", context)
+
+    def _handle_store(self, event: Any) -> int:
+        context: AssociationContext | None = getattr(event.assoc, "dcmnode_context", None)
+        if context is None:  # cannot happen: open always precedes store
+            return int(Status.PROCESSING_FAILURE)
+        if not context.sender.ae_title:
+            context.sender = Sender(_text(event.assoc.requestor.ae_title), context.sender.address)
+        try:
+            dataset = event.dataset
+            dataset.file_meta = event.file_meta
+        except Exception as exc:
+            log.warning("%s: data set could not be decoded: %s", context, exc)
+            return int(Status.CANNOT_PARSE)
+        return self._on_store(context, dataset)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace").strip()
+    return str(value).strip()

@@ -1,0 +1,149 @@
+"""`Pipeline`: the class a user subclasses to describe a node."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydicom.dataset import Dataset
+
+from dcmnode.config import convert, settings_of
+from dcmnode.errors import ConfigError, PipelineError
+from dcmnode.inputs.base import Input
+from dcmnode.inputs.tags import resolve_tag
+from dcmnode.job import Job
+from dcmnode.network.address import check_ae_title, check_port
+from dcmnode.runners.base import Runner
+
+UNROUTED_CHOICES = ("reject", "discard")
+
+
+class Pipeline:
+    """Describe a DICOM node: its inputs, its processing and its settings.
+
+    Subclass it, declare ``inputs`` and implement ``process``; every public,
+    annotated attribute is a setting that ``--config``, ``DCMNODE_*``
+    environment variables and ``--set name=value`` can override.
+
+    Attributes
+    ----------
+    ae_title : str
+        The node's AE title (callers must address it when
+        ``require_called_ae`` is on).
+    host, port : str, int
+        Where to listen. The default host is loopback only: set
+        ``host = "0.0.0.0"`` to accept other machines. Port 0 picks a free one.
+    inputs : Mapping[str, type[Input]]
+        Input name -> Input subclass. A dataset goes to every input that
+        accepts it.
+    group_by : str
+        Attribute that identifies a patient (keyword or tag).
+    workers : int
+        Jobs that run at once (default runner: `ThreadRunner`).
+    queue_size : int
+        Ready jobs that may wait for a worker.
+    max_associations : int
+        Associations served at once; more are rejected (transient).
+    require_called_ae : bool
+        Reject associations not addressed to ``ae_title``.
+    allowed_calling_aes : list[str]
+        If non-empty, only these calling AE titles may associate.
+    unrouted : str
+        ``"reject"`` (failure status) or ``"discard"`` (success, dropped and
+        logged) for datasets no input accepts or the filter rejects.
+    shutdown_timeout : float
+        Seconds a graceful stop waits for associations and jobs.
+    network_timeout, export_timeout : float
+        Seconds of silence before an association is dropped; timeout of an
+        outgoing C-STORE exchange.
+    runner : Runner or None
+        Where jobs run; None means ``ThreadRunner(workers, queue_size)``.
+    """
+
+    ae_title: str = "DCMNODE"
+    host: str = "127.0.0.1"
+    port: int = 11112
+    group_by: str = "PatientID"
+    workers: int = 2
+    queue_size: int = 64
+    max_associations: int = 32
+    require_called_ae: bool = True
+    allowed_calling_aes: list[str] = []  # noqa: RUF012 - copied per instance
+    unrouted: str = "reject"
+    shutdown_timeout: float = 30.0
+    network_timeout: float = 60.0
+    export_timeout: float = 60.0
+
+    inputs: ClassVar[Mapping[str, type[Input]]] = {}
+    runner: ClassVar[Runner | None] = None
+
+    def __init__(self, **settings: Any) -> None:
+        known = settings_of(type(self))
+        for name, value in settings.items():
+            if name not in known:
+                raise ConfigError(f"unknown setting {name!r} for {type(self).__name__}")
+            setattr(self, name, convert(name, known[name], value, "constructor"))
+        self.allowed_calling_aes = list(self.allowed_calling_aes)
+        self.check()
+        self.input_objects: dict[str, Input] = {name: cls() for name, cls in self.inputs.items()}
+
+    def check(self) -> None:
+        """Validate the settings and the pipeline's shape; raise naming the culprit.
+
+        Subclasses that add settings may extend it (call ``super().check()``).
+        """
+        self.ae_title = check_ae_title(self.ae_title, "ae_title")
+        if not isinstance(self.host, str) or not self.host.strip():
+            raise ConfigError("host: an interface address is required (e.g. 127.0.0.1)")
+        check_port(self.port, "port", allow_zero=True)
+        resolve_tag(self.group_by, "group_by")
+        for name in ("workers", "queue_size", "max_associations"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name}: must be a positive integer, got {value!r}")
+        for name in ("shutdown_timeout", "network_timeout", "export_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{name}: must be a positive number of seconds, got {value!r}")
+        if self.unrouted not in UNROUTED_CHOICES:
+            raise ConfigError(f"unrouted: must be one of {UNROUTED_CHOICES}, got {self.unrouted!r}")
+        self.allowed_calling_aes = [
+            check_ae_title(ae, "allowed_calling_aes") for ae in self.allowed_calling_aes
+        ]
+        self._check_shape()
+
+    def _check_shape(self) -> None:
+        name = type(self).__name__
+        if not isinstance(self.inputs, Mapping) or not self.inputs:
+            raise PipelineError(f"{name}.inputs: declare at least one input, e.g. {{'ct': CT}}")
+        for key, cls in self.inputs.items():
+            if not isinstance(key, str) or not key:
+                raise PipelineError(f"{name}.inputs: input names must be non-empty strings")
+            if not (isinstance(cls, type) and issubclass(cls, Input)):
+                raise PipelineError(f"{name}.inputs[{key!r}]: expected an Input subclass")
+        if all(cls.optional for cls in self.inputs.values()):
+            raise PipelineError(f"{name}.inputs: at least one input must not be optional")
+        if type(self).process is Pipeline.process:
+            raise PipelineError(f"{name}: implement process(self, job)")
+        if self.runner is not None and not isinstance(self.runner, Runner):
+            raise PipelineError(f"{name}.runner: expected a Runner, got {self.runner!r}")
+
+    def filter(self, dataset: Dataset) -> bool:
+        """Return False to refuse *dataset* before routing (runs in the association thread).
+
+        Keep it cheap: it runs once per received instance.
+        """
+        return True
+
+    def process(self, job: Job) -> Any:
+        """Turn one patient's inputs into results.
+
+        Runs on a worker, never in an association thread. Return an output
+        (`DicomOutput`, `FileOutput`, `NoOutput`), a list of outputs, or None.
+        An exception marks the job failed and keeps the patient's data.
+        """
+        raise NotImplementedError
+
+    def settings(self) -> dict[str, Any]:
+        """The effective value of every setting (for logs and status pages)."""
+        return {name: getattr(self, name) for name in settings_of(type(self))}

@@ -1,0 +1,142 @@
+"""From a received data set to a store entry and a C-STORE status.
+
+Runs in the association's thread, once per instance: it parses, filters,
+groups and routes, persists through the store and answers. Nothing here
+waits for processing (DESIGN.md, house rule 4).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from pydicom.dataset import Dataset
+
+from dcmnode import events
+from dcmnode.events import EventBus
+from dcmnode.inputs.tags import resolve_tag
+from dcmnode.network.status import Status
+from dcmnode.pipeline import Pipeline
+from dcmnode.store.memory import MemoryStore
+from dcmnode.store.model import Instance, Sender
+
+log = logging.getLogger("dcmnode.scp")
+
+
+@dataclass
+class AssociationContext:
+    """Per-association bookkeeping; only the association's own thread touches it."""
+
+    id: int
+    sender: Sender
+    stored: int = 0
+    refused: dict[int, int] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"association {self.id} ({self.sender.ae_title}@{self.sender.address})"
+
+
+class Router:
+    """Decide what happens to each received data set.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        Supplies ``filter``, ``group_by``, the inputs and ``unrouted``.
+    store : MemoryStore
+        Where accepted instances go.
+    bus : EventBus
+        Receives ``stored`` and ``rejected`` events.
+    """
+
+    def __init__(self, pipeline: Pipeline, store: MemoryStore, bus: EventBus) -> None:
+        self.pipeline = pipeline
+        self.store = store
+        self.bus = bus
+        self.group_tag = resolve_tag(pipeline.group_by, "group_by")
+        self.inputs = list(pipeline.input_objects.items())
+        self.uses_filter = type(pipeline).filter is not Pipeline.filter
+        self.discard = pipeline.unrouted == "discard"
+
+    def receive(self, context: AssociationContext, dataset: Dataset) -> int:
+        """Route one data set and return the C-STORE status for it. Never raises."""
+        try:
+            status = self._receive(context, dataset)
+        except Exception:
+            log.exception("%s: unexpected error while storing", context)
+            status = Status.PROCESSING_FAILURE
+        if status == Status.SUCCESS:
+            context.stored += 1
+        else:
+            context.refused[status] = context.refused.get(status, 0) + 1
+        return int(status)
+
+    def _receive(self, context: AssociationContext, dataset: Dataset) -> Status:
+        try:
+            sop_uid = str(dataset.SOPInstanceUID)
+            sop_class = str(dataset.SOPClassUID)
+            series_uid = str(dataset.get("SeriesInstanceUID", ""))
+        except Exception as exc:
+            log.warning("%s: data set could not be decoded: %s", context, exc)
+            return self._refuse(context, Status.CANNOT_PARSE, None, str(exc))
+        if not sop_uid or not sop_class:
+            log.warning("%s: data set without SOP Instance/Class UID", context)
+            return self._refuse(context, Status.CANNOT_PARSE, None, "no SOP UIDs")
+        element = dataset.get(self.group_tag)
+        patient = str(element.value).strip() if element is not None and element.value else ""
+        if self.uses_filter and not self.pipeline.filter(dataset):
+            return self._unwanted(context, Status.FILTERED, sop_uid, "rejected by filter", patient)
+        if not patient:
+            log.warning(
+                "%s: instance %s has no %s; refused",
+                context,
+                sop_uid,
+                self.pipeline.group_by,
+            )
+            return self._refuse(context, Status.MISSING_GROUPING, sop_uid, "no grouping value")
+        routes = [
+            (name, type(inp).single_series) for name, inp in self.inputs if inp.accepts(dataset)
+        ]
+        if not routes:
+            return self._unwanted(context, Status.NOT_ROUTED, sop_uid, "no input accepts it", patient)
+        instance = Instance(sop_uid, sop_class, series_uid, dataset)
+        result = self.store.add(context.id, patient, routes, instance, context.sender)
+        if not result.inputs:
+            return self._unwanted(
+                context,
+                Status.NOT_ROUTED,
+                sop_uid,
+                "its single-series inputs already hold another series",
+                patient,
+            )
+        if result.replaced:
+            log.info("%s: patient %r: instance %s received again; replaced", context, patient, sop_uid)
+        self.bus.emit(
+            events.STORED, association=context.id, patient=patient, sop_instance_uid=sop_uid,
+            inputs=result.inputs,
+        )
+        return Status.SUCCESS
+
+    def _unwanted(
+        self,
+        context: AssociationContext,
+        status: Status,
+        sop_uid: str,
+        why: str,
+        patient: str | None = None,
+    ) -> Status:
+        who = f"patient {patient!r}: " if patient else ""
+        if self.discard:
+            log.info("%s: %sinstance %s discarded: %s", context, who, sop_uid, why)
+            return Status.SUCCESS
+        log.warning("%s: %sinstance %s refused (0x%04X): %s", context, who, sop_uid, status, why)
+        return self._refuse(context, status, sop_uid, why)
+
+    def _refuse(
+        self, context: AssociationContext, status: Status, sop_uid: str | None, why: str
+    ) -> Status:
+        self.bus.emit(
+            events.REJECTED, association=context.id, sop_instance_uid=sop_uid,
+            status=int(status), reason=why,
+        )
+        return status

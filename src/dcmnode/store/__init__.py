@@ -1,0 +1,21 @@
+"""The store: the only state shared between threads."""
+
+from dcmnode.store.memory import MemoryStore
+from dcmnode.store.model import (
+    AddResult,
+    FailedGeneration,
+    Instance,
+    PatientStatus,
+    Sender,
+    Snapshot,
+)
+
+__all__ = [
+    "AddResult",
+    "FailedGeneration",
+    "Instance",
+    "MemoryStore",
+    "PatientStatus",
+    "Sender",
+    "Snapshot",
+]

@@ -1,0 +1,240 @@
+"""The in-memory store: patients -> generations -> inputs -> instances.
+
+Threading contract (DESIGN.md, house rules 1-3): every public method takes
+``self._lock`` for a short, bounded time and never calls user code, does I/O
+or waits on anything else while holding it. Decisions that need user code
+are split into ``snapshot`` (copy under the lock), the user's check outside
+it, and ``claim`` (compare-and-set on the generation's version).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from dcmnode.store.model import (
+    AddResult,
+    FailedGeneration,
+    Instance,
+    PatientStatus,
+    Sender,
+    Snapshot,
+    freeze,
+)
+
+
+@dataclass
+class _Generation:
+    number: int
+    inputs: dict[str, dict[str, Instance]] = field(default_factory=dict)
+    version: int = 0
+    sender: Sender = Sender("", "")
+
+    def __bool__(self) -> bool:
+        return any(self.inputs.values())
+
+
+@dataclass
+class _Patient:
+    key: str
+    collecting: _Generation
+    delivering: set[int] = field(default_factory=set)
+    running: tuple[str, _Generation] | None = None
+    failed: list[FailedGeneration] = field(default_factory=list)
+
+    def is_idle(self) -> bool:
+        return not (self.collecting or self.delivering or self.running or self.failed)
+
+
+class MemoryStore:
+    """Patients' data held in memory; the single owner of shared node state.
+
+    A patient is keyed by the value of the pipeline's grouping attribute. Its
+    *collecting* generation receives new instances. A successful `claim`
+    freezes that generation for one job and starts an empty one, so data that
+    arrives while the job runs is never part of it and never removed by its
+    clean-up (`finish`).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._patients: dict[str, _Patient] = {}
+        self._open: dict[int, set[str]] = {}
+
+    # -- associations -------------------------------------------------------
+
+    def open_association(self, association: int) -> None:
+        """Register an association before it delivers anything."""
+        with self._lock:
+            self._open.setdefault(association, set())
+
+    def close_association(self, association: int) -> list[str]:
+        """Forget an association (released, aborted or dropped).
+
+        Idempotent. Returns the patients it delivered for that no open
+        association is delivering for any more: those are due for a check.
+        """
+        with self._lock:
+            keys = self._open.pop(association, set())
+            quiet = []
+            for key in keys:
+                patient = self._patients.get(key)
+                if patient is None:
+                    continue
+                patient.delivering.discard(association)
+                if not patient.delivering:
+                    quiet.append(key)
+            return sorted(quiet)
+
+    def open_associations(self) -> int:
+        """Number of associations currently registered."""
+        with self._lock:
+            return len(self._open)
+
+    # -- data -----------------------------------------------------------------
+
+    def add(
+        self,
+        association: int,
+        patient: str,
+        routes: Sequence[tuple[str, bool]],
+        instance: Instance,
+        sender: Sender,
+    ) -> AddResult:
+        """Add *instance* to every input in *routes* that will take it.
+
+        *routes* lists ``(input name, single_series)`` for each input whose
+        matchers accepted the data set. A ``single_series`` input that already
+        holds another series refuses; that check and the insertion are one
+        atomic step so that two associations racing with two series cannot
+        both get in. An instance with a SOP Instance UID already in the
+        input replaces it (and counts once).
+        """
+        with self._lock:
+            record = self._patients.get(patient)
+            if record is None:
+                record = _Patient(patient, _Generation(1))
+                self._patients[patient] = record
+            generation = record.collecting
+            taken: list[str] = []
+            replaced = False
+            for name, single_series in routes:
+                held = generation.inputs.get(name)
+                if single_series and held and not _same_series(held, instance):
+                    continue
+                if held is None:
+                    held = generation.inputs[name] = {}
+                replaced |= instance.sop_instance_uid in held
+                held[instance.sop_instance_uid] = instance
+                taken.append(name)
+            if taken:
+                generation.version += 1
+                generation.sender = sender
+                if association in self._open:
+                    record.delivering.add(association)
+                    self._open[association].add(patient)
+            elif record.is_idle():
+                del self._patients[patient]
+            return AddResult(tuple(taken), replaced)
+
+    # -- deciding -------------------------------------------------------------
+
+    def snapshot(self, patient: str) -> Snapshot | None:
+        """Freeze the patient's collecting generation for a readiness check.
+
+        Returns None when there is nothing to check: unknown patient, no data,
+        an association still delivering, or a job of the patient running
+        (one job per patient at a time; the next check follows `finish`).
+        """
+        with self._lock:
+            record = self._patients.get(patient)
+            if record is None or record.delivering or record.running:
+                return None
+            generation = record.collecting
+            if not generation:
+                return None
+            return Snapshot(
+                patient,
+                generation.number,
+                generation.version,
+                freeze(generation.inputs),
+                generation.sender,
+            )
+
+    def claim(self, snapshot: Snapshot, job_id: str) -> bool:
+        """Hand the snapshot's generation to job *job_id* -- at most once.
+
+        Compare-and-set: succeeds only if nothing was added since the snapshot,
+        nobody is delivering and no job of the patient runs. On success the
+        generation is frozen for the job and a new, empty one starts collecting.
+        """
+        with self._lock:
+            record = self._patients.get(snapshot.patient)
+            if record is None or record.delivering or record.running:
+                return False
+            generation = record.collecting
+            if generation.number != snapshot.generation or generation.version != snapshot.version:
+                return False
+            record.running = (job_id, generation)
+            record.collecting = _Generation(generation.number + 1)
+            return True
+
+    def finish(self, patient: str, job_id: str, error: str | None = None) -> bool:
+        """End job *job_id* of *patient*.
+
+        Success (``error is None``) drops exactly the generation the job was
+        given. Failure keeps it as a `FailedGeneration` with the reason.
+        Returns True when the patient has newer data that is due for a check.
+        """
+        with self._lock:
+            record = self._patients.get(patient)
+            if record is None or record.running is None or record.running[0] != job_id:
+                raise KeyError(f"job {job_id} of patient {patient!r} is not running")
+            _, generation = record.running
+            record.running = None
+            if error is not None:
+                record.failed.append(
+                    FailedGeneration(
+                        patient, generation.number, job_id, error, freeze(generation.inputs)
+                    )
+                )
+            due = bool(record.collecting) and not record.delivering
+            if record.is_idle():
+                del self._patients[patient]
+            return due
+
+    # -- reading ----------------------------------------------------------------
+
+    def patients(self) -> list[PatientStatus]:
+        """A consistent view of every patient the store holds."""
+        with self._lock:
+            return [
+                PatientStatus(
+                    key,
+                    len({uid for held in p.collecting.inputs.values() for uid in held}),
+                    len(p.delivering),
+                    p.running[0] if p.running else None,
+                    tuple(p.failed),
+                )
+                for key, p in sorted(self._patients.items())
+            ]
+
+    def failed(self) -> list[FailedGeneration]:
+        """Every failed generation, oldest first per patient."""
+        with self._lock:
+            return [f for p in self._patients.values() for f in p.failed]
+
+    def pending(self) -> list[str]:
+        """Patients with collected data that nobody is delivering for (due for a check)."""
+        with self._lock:
+            return sorted(
+                key
+                for key, p in self._patients.items()
+                if p.collecting and not p.delivering and not p.running
+            )
+
+
+def _same_series(held: dict[str, Instance], instance: Instance) -> bool:
+    first: Iterable[Instance] = held.values()
+    return next(iter(first)).series_instance_uid == instance.series_instance_uid

@@ -1,0 +1,98 @@
+"""Immutable records the store hands out: instances, senders, snapshots, claims.
+
+Everything here is frozen: a snapshot given to user code outside the store's
+lock cannot be changed by the association threads that keep adding data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from pydicom.dataset import Dataset
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who delivered data: the calling AE title and the peer's IP address."""
+
+    ae_title: str
+    address: str
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One stored SOP instance.
+
+    ``dataset`` is the full data set as received (``file_meta`` carries the
+    transfer syntax it arrived in).
+    """
+
+    sop_instance_uid: str
+    sop_class_uid: str
+    series_instance_uid: str
+    dataset: Dataset = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What `Store.add` did with an instance."""
+
+    inputs: tuple[str, ...]
+    """Inputs that took the instance; empty when every candidate refused it."""
+    replaced: bool = False
+    """True when an instance with the same SOP Instance UID was replaced."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A patient's collecting generation, frozen at one moment.
+
+    ``version`` is what `Store.claim` compares against: any instance added
+    after the snapshot was taken changes it and makes the claim fail.
+    """
+
+    patient: str
+    generation: int
+    version: int
+    inputs: Mapping[str, tuple[Instance, ...]]
+    sender: Sender
+
+    def datasets(self, name: str) -> list[Dataset]:
+        """The datasets of input *name* (empty if none arrived)."""
+        return [instance.dataset for instance in self.inputs.get(name, ())]
+
+    @property
+    def instance_count(self) -> int:
+        """Number of distinct instances over all inputs."""
+        return len({i.sop_instance_uid for group in self.inputs.values() for i in group})
+
+
+def freeze(inputs: Mapping[str, Mapping[str, Instance]]) -> Mapping[str, tuple[Instance, ...]]:
+    """Copy a generation's mutable input map into an immutable one."""
+    return MappingProxyType({name: tuple(by_uid.values()) for name, by_uid in inputs.items()})
+
+
+@dataclass(frozen=True)
+class FailedGeneration:
+    """A generation whose job failed: kept, with the reason, for a person to act on."""
+
+    patient: str
+    generation: int
+    job_id: str
+    reason: str
+    inputs: Mapping[str, tuple[Instance, ...]]
+
+
+@dataclass(frozen=True)
+class PatientStatus:
+    """A read-only view of one patient's state, for status pages and tests."""
+
+    patient: str
+    collecting: int
+    """Instances in the generation that is still collecting."""
+    delivering: int
+    """Open associations that delivered data for this patient."""
+    running_job: str | None
+    failed: tuple[FailedGeneration, ...]

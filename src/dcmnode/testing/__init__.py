@@ -1,0 +1,7 @@
+"""Helpers for testing pipelines: synthetic series, a recording SCP, a node on a free port."""
+
+from dcmnode.testing.node import running
+from dcmnode.testing.scp import RecordingSCP
+from dcmnode.testing.synthetic import series
+
+__all__ = ["RecordingSCP", "running", "series"]
