@@ -1,0 +1,1 @@
+"""Build DICOM results and de-identify datasets."""

@@ -1,0 +1,258 @@
+"""Derived image series: an array written back as a series next to its source."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import (
+    CTImageStorage,
+    MRImageStorage,
+    PositronEmissionTomographyImageStorage,
+)
+
+from ..grinders.volume import Volume
+from ._common import (
+    add_file_meta,
+    apply_overrides,
+    check_number,
+    check_text,
+    new_uid,
+    now,
+    reference_datasets,
+)
+
+__all__ = ["PixelEncoding", "derived_series", "pixel_encoding"]
+
+# Classic single-frame image storage classes whose headers can be reused
+# slice by slice: their modality modules stay valid for derived pixels.
+SUPPORTED_SOP_CLASSES = {CTImageStorage, MRImageStorage, PositronEmissionTomographyImageStorage}
+
+# Attributes never copied from the reference slice: they describe the old
+# pixels, identify the old instance, or are recomputed from the geometry.
+_NOT_COPIED = {
+    "SOPInstanceUID", "SeriesInstanceUID", "InstanceNumber", "SeriesNumber",
+    "SeriesDescription", "ImagePositionPatient", "ImageOrientationPatient", "SliceLocation",
+    "PixelSpacing", "SpacingBetweenSlices", "ImageType", "SourceImageSequence",
+    "ReferencedImageSequence", "DerivationDescription", "DerivationCodeSequence",
+    "IconImageSequence", "ContentDate", "ContentTime", "InstanceCreationDate",
+    "InstanceCreationTime", "ImagesInAcquisition", "DataSetTrailingPadding",
+    "DigitalSignaturesSequence", "LossyImageCompression", "LossyImageCompressionRatio",
+    "LossyImageCompressionMethod", "WindowCenterWidthExplanation", "VOILUTSequence",
+    "ModalityLUTSequence", "RescaleType", "ReferencedPerformedProcedureStepSequence",
+}
+
+
+@dataclass(frozen=True)
+class PixelEncoding:
+    """How voxel values are stored: ``value = stored * slope + intercept``."""
+
+    signed: bool
+    slope: float
+    intercept: float
+
+    def encode(self, values: NDArray[Any]) -> NDArray[Any]:
+        """Stored 16-bit integers for ``values``."""
+        stored = np.round((np.asarray(values, dtype=np.float64) - self.intercept) / self.slope)
+        dtype = np.int16 if self.signed else np.uint16
+        info = np.iinfo(dtype)
+        return np.clip(stored, info.min, info.max).astype(dtype)
+
+
+def pixel_encoding(values: NDArray[Any]) -> PixelEncoding:
+    """Choose a 16-bit encoding that represents ``values`` (exactly when possible).
+
+    Integer values that fit 16 bits are stored as they are (signed when any
+    is negative). Other values get a linear rescale over the full unsigned
+    16-bit range, the precision loss being at most half a step.
+    """
+    array = np.asarray(values)
+    if array.size == 0:
+        raise ValueError("array is empty")
+    if not np.all(np.isfinite(array)):
+        raise ValueError("array contains NaN or infinite values, which DICOM pixels cannot hold")
+    low, high = float(array.min()), float(array.max())
+    integral = array.dtype.kind in "biu" or bool(np.all(array == np.round(array)))
+    if integral and low >= -32768 and high <= 32767:
+        return PixelEncoding(signed=low < 0, slope=1.0, intercept=0.0)
+    if integral and low >= 0 and high <= 65535:
+        return PixelEncoding(signed=False, slope=1.0, intercept=0.0)
+    slope = (high - low) / 65535 if high > low else 1.0
+    return PixelEncoding(signed=False, slope=slope, intercept=low)
+
+
+def derived_series(
+    array_or_volume: NDArray[Any] | Volume,
+    reference: Volume | Sequence[Dataset],
+    *,
+    series_description: str,
+    series_number: int,
+    window: tuple[float, float] | None = None,
+    derivation_description: str | None = None,
+    series_instance_uid: str | None = None,
+    **overrides: Any,
+) -> list[Dataset]:
+    """Write an array as a new image series in the reference's study.
+
+    Parameters
+    ----------
+    array_or_volume
+        Values indexed ``[slice, row, column]``. A :class:`Volume` carries
+        its own geometry; a bare array takes the reference volume's and must
+        have its shape.
+    reference
+        The source series (datasets or the :class:`Volume` built from them):
+        patient and study modules, frame of reference, equipment and modality
+        attributes are copied from it. Classic CT, MR and PET are supported.
+    series_description, series_number
+        Shown in the viewer's series list.
+    window
+        ``(centre, width)`` of the VOI window; by default it spans the values.
+    derivation_description
+        Free text saying how the pixels were derived.
+    series_instance_uid
+        Use this UID instead of a new one (e.g. to add to an earlier result).
+    **overrides
+        Any DICOM keyword set on every instance last (``None`` deletes it).
+
+    Returns
+    -------
+    list of pydicom.Dataset
+        One instance per slice with new SOP Instance UIDs and ``file_meta``.
+    """
+    check_text(series_description, "series_description")
+    check_number(series_number, "series_number")
+    sources = reference_datasets(reference)
+    ref_volume = reference if isinstance(reference, Volume) else Volume.from_datasets(sources)
+    volume = _target_volume(array_or_volume, ref_volume)
+    sop_class = str(sources[0].SOPClassUID)
+    if sop_class not in SUPPORTED_SOP_CLASSES:
+        raise ValueError(f"reference has SOP class {sop_class}; derived_series supports classic "
+                         "CT, MR and PET image storage (use secondary_capture otherwise)")
+    values = np.asarray(volume.array)
+    if values.ndim != 3:
+        raise ValueError(f"array_or_volume must be 3-D [slice, row, column], got {values.shape}")
+    encoding = pixel_encoding(values)
+    stored = encoding.encode(values)
+    centre, width = window if window is not None else _default_window(values)
+    series_uid = series_instance_uid or new_uid()
+    same_grid = ref_volume.shape[:3] == volume.shape[:3] and np.allclose(
+        ref_volume.affine, volume.affine, atol=1e-4)
+    stamp = now()
+    results = []
+    for k in range(values.shape[0]):
+        # Reuse the header of the matching source slice so modality modules
+        # (CT: KVP, acquisition; MR: sequence parameters) stay plausible.
+        template = _source_for_slice(ref_volume, sources, k if same_grid else 0)
+        ds = _copy_header(template)
+        ds.SOPInstanceUID = new_uid()
+        ds.SeriesInstanceUID = series_uid
+        ds.SeriesNumber = series_number
+        ds.SeriesDescription = series_description
+        ds.InstanceNumber = k + 1
+        ds.ImageType = ["DERIVED", "SECONDARY"] + list(template.get("ImageType", ["", ""]))[2:3]
+        ds.ContentDate = ds.InstanceCreationDate = stamp.strftime("%Y%m%d")
+        ds.ContentTime = ds.InstanceCreationTime = stamp.strftime("%H%M%S.%f")
+        if derivation_description:
+            ds.DerivationDescription = check_text(derivation_description, "derivation_description",
+                                                  1024)
+        _set_geometry(ds, volume, k)
+        _set_pixels(ds, stored[k], encoding, centre, width)
+        if same_grid:
+            _reference_source(ds, ref_volume, sources, k)
+        add_file_meta(ds)
+        results.append(ds)
+    apply_overrides(results, overrides)
+    return results
+
+
+def _target_volume(array_or_volume: NDArray[Any] | Volume, reference: Volume) -> Volume:
+    if isinstance(array_or_volume, Volume):
+        return array_or_volume
+    array = np.asarray(array_or_volume)
+    if array.shape[:3] != reference.shape[:3]:
+        raise ValueError(f"array_or_volume has shape {array.shape} but the reference volume is "
+                         f"{reference.shape}; pass a Volume to write a different grid")
+    return reference.with_array(array)
+
+
+def _default_window(values: NDArray[Any]) -> tuple[float, float]:
+    low, high = float(values.min()), float(values.max())
+    return (low + high) / 2, max(high - low, 1.0)
+
+
+def _source_for_slice(volume: Volume, sources: list[Dataset], k: int) -> Dataset:
+    by_uid = {str(ds.SOPInstanceUID): ds for ds in sources}
+    if volume.frame_numbers and k < len(volume.frame_numbers):
+        return by_uid.get(volume.frame_numbers[k][0], sources[0])
+    return sources[0]
+
+
+def _copy_header(template: Dataset) -> Dataset:
+    ds = Dataset()
+    for element in template:
+        keyword = element.keyword
+        if (element.tag.is_private or element.tag.group in (0x0028, 0x7FE0)
+                or 0x6000 <= element.tag.group <= 0x60FF or keyword in _NOT_COPIED):
+            continue
+        ds.add(type(element)(element.tag, element.VR, _deep(element.value)))
+    return ds
+
+
+def _deep(value: Any) -> Any:
+    from copy import deepcopy
+
+    return deepcopy(value)
+
+
+def _set_geometry(ds: Dataset, volume: Volume, k: int) -> None:
+    ds.ImagePositionPatient = [_ds(v) for v in volume.position_of(k)]
+    ds.ImageOrientationPatient = [_ds(v) for v in volume.orientation]
+    ds.PixelSpacing = [_ds(v) for v in volume.pixel_spacing]
+    ds.SliceLocation = _ds(float(volume.slice_offsets[k]))
+    if "SliceThickness" not in ds or not ds.SliceThickness:
+        ds.SliceThickness = _ds(volume.spacing[0])
+    if ds.get("Modality") == "MR":
+        ds.SpacingBetweenSlices = _ds(volume.spacing[0])
+
+
+def _set_pixels(ds: Dataset, stored: NDArray[Any], encoding: PixelEncoding,
+                centre: float, width: float) -> None:
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = stored.shape
+    ds.BitsAllocated = ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 1 if encoding.signed else 0
+    ds.RescaleIntercept = _ds(encoding.intercept)
+    ds.RescaleSlope = _ds(encoding.slope)
+    if ds.get("Modality") == "CT":
+        ds.RescaleType = "HU"
+    elif ds.get("Modality") != "PT":
+        ds.RescaleType = "US"  # unspecified: the values are whatever process computed
+    ds.WindowCenter = _ds(centre)
+    ds.WindowWidth = _ds(width)
+    ds.PixelData = np.ascontiguousarray(stored).astype(stored.dtype.newbyteorder("<")).tobytes()
+
+
+def _reference_source(ds: Dataset, volume: Volume, sources: list[Dataset], k: int) -> None:
+    uid, frame = volume.frame_numbers[k]
+    source = {str(s.SOPInstanceUID): s for s in sources}.get(uid)
+    if source is None:
+        return
+    item = Dataset()
+    item.ReferencedSOPClassUID = source.SOPClassUID
+    item.ReferencedSOPInstanceUID = uid
+    if int(source.get("NumberOfFrames", 1)) > 1:
+        item.ReferencedFrameNumber = frame
+    ds.SourceImageSequence = DicomSequence([item])
+
+
+def _ds(value: float) -> str:
+    text = f"{value:.10g}"
+    return text if len(text) <= 16 else f"{value:.8g}"

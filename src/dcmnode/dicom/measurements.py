@@ -1,0 +1,182 @@
+"""Measurements as a DICOM SR Measurement Report (TID 1500), via highdicom."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import highdicom as hd
+from pydicom.dataset import Dataset
+from pydicom.sr.codedict import codes
+from pydicom.sr.coding import Code
+
+from ..grinders.volume import Volume
+from ._common import add_file_meta, apply_overrides, check_number, check_text, new_uid, reference_datasets
+
+__all__ = ["Measurement", "measurement_report"]
+
+# Private coding scheme for free-text measurement names ("99" prefix marks a
+# local scheme in DICOM; PS3.16 section 8.2).
+LOCAL_SCHEME = "99DCMNODE"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One numeric measurement (TID 300).
+
+    Parameters
+    ----------
+    name
+        A code (e.g. ``codes.SCT.Volume``) or free text, coded in the local
+        scheme ``99DCMNODE``.
+    value
+        The number.
+    unit
+        A code or a UCUM unit string such as ``"mm3"``, ``"[hnsf'U]"``, ``"1"``.
+    segment_number
+        The SEG segment the value describes (needs ``segmentation=``); ``None``
+        for a value about the whole image series.
+    """
+
+    name: str | Code
+    value: float
+    unit: str | Code
+    segment_number: int | None = None
+
+
+def _concept(value: str | Code, scheme: str, argument: str) -> Code:
+    if isinstance(value, Code):
+        return value
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{argument} must be a Code or a non-empty str, got {value!r}")
+    code = value if scheme == "UCUM" else value[:16]
+    return Code(value=code, scheme_designator=scheme, meaning=value[:64])
+
+
+def measurement_report(
+    reference: Volume | Sequence[Dataset],
+    measurements: Sequence[Measurement],
+    *,
+    segmentation: Dataset | None = None,
+    procedure: Code | None = None,
+    series_description: str = "Measurements",
+    series_number: int = 400,
+    algorithm_name: str = "dcmnode",
+    algorithm_version: str = "1",
+    manufacturer: str = "dcmnode",
+    **overrides: Any,
+) -> Dataset:
+    """Build a Comprehensive 3D SR holding a TID 1500 Measurement Report.
+
+    Parameters
+    ----------
+    reference
+        The measured series (datasets or :class:`Volume`); also recorded as
+        evidence.
+    measurements
+        Values to report. Those with a ``segment_number`` are grouped per
+        segment as volumetric ROI measurements referencing ``segmentation``;
+        the others form one group about the image series.
+    segmentation
+        The SEG dataset the segment numbers refer to.
+    procedure
+        Procedure reported (default: "Imaging procedure").
+    series_description, series_number
+        Of the new SR series.
+    algorithm_name, algorithm_version
+        The device observer and the algorithm identification.
+    **overrides
+        DICOM keywords set on the result last.
+    """
+    check_text(series_description, "series_description")
+    check_number(series_number, "series_number")
+    sources = reference_datasets(reference)
+    if not measurements:
+        raise ValueError("measurements must contain at least one Measurement")
+    for i, m in enumerate(measurements):
+        if not isinstance(m, Measurement):
+            raise TypeError(f"measurements[{i}] must be a Measurement, got {type(m).__name__}")
+        if m.segment_number is not None and segmentation is None:
+            raise ValueError(f"measurements[{i}] names segment {m.segment_number} but no "
+                             "segmentation was given")
+    algorithm = hd.sr.AlgorithmIdentification(name=algorithm_name, version=algorithm_version)
+    groups = _groups(measurements, sources, segmentation, algorithm)
+    context = hd.sr.ObservationContext(
+        observer_device_context=hd.sr.ObserverContext(
+            observer_type=codes.DCM.Device,
+            observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+                uid=new_uid(), name=algorithm_name, manufacturer_name=manufacturer),
+        )
+    )
+    report = hd.sr.MeasurementReport(
+        observation_context=context,
+        procedure_reported=procedure or codes.SCT.ImagingProcedure,
+        imaging_measurements=groups,
+    )
+    evidence = list(sources) + ([segmentation] if segmentation is not None else [])
+    sr = hd.sr.Comprehensive3DSR(
+        evidence=evidence,
+        content=report[0],
+        series_instance_uid=new_uid(),
+        series_number=series_number,
+        sop_instance_uid=new_uid(),
+        instance_number=1,
+        manufacturer=manufacturer,
+        is_complete=True,
+        series_description=series_description,
+    )
+    dataset: Dataset = sr
+    add_file_meta(dataset, str(sr.file_meta.TransferSyntaxUID))
+    apply_overrides([dataset], overrides)
+    return dataset
+
+
+def _groups(measurements: Sequence[Measurement], sources: list[Dataset],
+            segmentation: Dataset | None, algorithm: hd.sr.AlgorithmIdentification) -> list[Any]:
+    by_segment: dict[int | None, list[hd.sr.Measurement]] = {}
+    for i, m in enumerate(measurements):
+        item = hd.sr.Measurement(
+            name=_concept(m.name, LOCAL_SCHEME, f"measurements[{i}].name"),
+            value=float(m.value),
+            unit=_concept(m.unit, "UCUM", f"measurements[{i}].unit"),
+            algorithm_id=algorithm,
+        )
+        by_segment.setdefault(m.segment_number, []).append(item)
+    groups: list[Any] = []
+    for number, items in by_segment.items():
+        if number is None:
+            groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
+                tracking_identifier=hd.sr.TrackingIdentifier(uid=new_uid(),
+                                                             identifier="Image measurements"),
+                measurements=items,
+                source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(ds)
+                               for ds in sources[:1]],
+            ))
+            continue
+        assert segmentation is not None
+        groups.append(hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(uid=new_uid(),
+                                                         identifier=f"Segment {number}"),
+            referenced_segment=_referenced_segment(segmentation, number, sources),
+            measurements=items,
+        ))
+    return groups
+
+
+def _referenced_segment(segmentation: Dataset, number: int,
+                        sources: list[Dataset]) -> hd.sr.ReferencedSegment:
+    numbers = [int(item.SegmentNumber) for item in segmentation.SegmentSequence]
+    if number not in numbers:
+        raise ValueError(f"segment_number {number} is not in the segmentation (has {numbers})")
+    try:
+        return hd.sr.ReferencedSegment.from_segmentation(segmentation, number)
+    except ValueError:
+        # An empty segment has no frames to point at (omitted empty frames);
+        # reference the segment and its source series instead.
+        return hd.sr.ReferencedSegment(
+            sop_class_uid=segmentation.SOPClassUID,
+            sop_instance_uid=segmentation.SOPInstanceUID,
+            segment_number=number,
+            source_series=hd.sr.SourceSeriesForSegmentation(str(sources[0].SeriesInstanceUID)),
+        )
