@@ -169,14 +169,12 @@ def _referenced_segment(segmentation: Dataset, number: int,
     numbers = [int(item.SegmentNumber) for item in segmentation.SegmentSequence]
     if number not in numbers:
         raise ValueError(f"segment_number {number} is not in the segmentation (has {numbers})")
-    try:
-        return hd.sr.ReferencedSegment.from_segmentation(segmentation, number)
-    except ValueError:
-        # An empty segment has no frames to point at (omitted empty frames);
-        # reference the segment and its source series instead.
-        return hd.sr.ReferencedSegment(
-            sop_class_uid=segmentation.SOPClassUID,
-            sop_instance_uid=segmentation.SOPInstanceUID,
-            segment_number=number,
-            source_series=hd.sr.SourceSeriesForSegmentation(str(sources[0].SeriesInstanceUID)),
-        )
+    # Reference the segment, not its frames: the SR image reference macro
+    # forbids ReferencedSegmentNumber together with ReferencedFrameNumber
+    # (dciodvfy flags it), and an empty segment has no frames anyway.
+    return hd.sr.ReferencedSegment(
+        sop_class_uid=segmentation.SOPClassUID,
+        sop_instance_uid=segmentation.SOPInstanceUID,
+        segment_number=number,
+        source_series=hd.sr.SourceSeriesForSegmentation(str(sources[0].SeriesInstanceUID)),
+    )

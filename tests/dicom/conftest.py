@@ -1,0 +1,96 @@
+"""Fixtures for the result builders: validation with dciodvfy, a DCMTK storescp."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pydicom.dataset import Dataset
+
+from dcmnode.dicom.synthetic import ct_series
+from dcmnode.grinders import Volume
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def tool(name: str) -> str:
+    """Path of a command-line tool: fail under CI=true, skip elsewhere, when missing."""
+    path = shutil.which(name)
+    if path is None:
+        if IN_CI:
+            pytest.fail(f"{name} is required under CI=true but is not installed")
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+Validator = Callable[[Dataset], list[str]]
+
+
+@pytest.fixture
+def dciodvfy(tmp_path: Path) -> Validator:
+    """Write a dataset as a file, run dciodvfy on it, return its error lines.
+
+    Warnings are allowed (dciodvfy warns about optional attributes and
+    private coding schemes); errors are not.
+    """
+    executable = tool("dciodvfy")
+    counter = iter(range(1_000_000))
+
+    def validate(ds: Dataset) -> list[str]:
+        path = tmp_path / f"validate-{next(counter)}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        run = subprocess.run([executable, str(path)], capture_output=True, text=True,
+                             timeout=60)
+        lines = (run.stdout + run.stderr).splitlines()
+        return [line for line in lines if line.startswith("Error")]
+
+    return validate
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def storescp(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """A DCMTK storescp on a free port, writing what it receives to a folder."""
+    executable = tool("storescp")
+    folder = tmp_path / "received"
+    folder.mkdir()
+    port = free_port()
+    process = subprocess.Popen([executable, "-od", str(folder), "-aet", "STORESCP", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("storescp did not start listening")
+        yield port, folder
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def ct() -> list[Dataset]:
+    """An oblique synthetic CT series in shuffled order."""
+    return ct_series(row_direction=(0.8, 0.6, 0.0), column_direction=(0.0, 0.0, -1.0),
+                     shuffle=True)
+
+
+@pytest.fixture
+def ct_volume(ct: list[Dataset]) -> Volume:
+    return Volume.from_datasets(ct)
