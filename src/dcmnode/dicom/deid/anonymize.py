@@ -224,8 +224,12 @@ class _Context:
 
     def replace_uids(self, element: DataElement) -> None:
         if element.VR == "SQ":
-            # X/Z/U* sequences (e.g. SourceImageSequence): keep, remap inside.
+            # X/Z/U* sequences (e.g. SourceImageSequence): keep the references
+            # with remapped UIDs and drop anything else an item may carry.
             for item in element.value:
+                for inner in list(item):
+                    if not _is_reference(inner.keyword):
+                        del item[inner.tag]
                 self.clean(item)
             return
         if not element.value:
@@ -241,6 +245,11 @@ class _Context:
             value, "__iter__") else [value]
         shifted = [_shift_one(str(v), vr, self.pseudonym.date_shift_days) for v in values]
         return shifted if len(shifted) > 1 else shifted[0]
+
+
+def _is_reference(keyword: str) -> bool:
+    return keyword.startswith("Referenced") or keyword in (
+        "PurposeOfReferenceCodeSequence", "SpatialLocationsPreserved")
 
 
 def _shift_one(text: str, vr: str, days: int) -> str:
