@@ -8,7 +8,7 @@ from typing import Any
 
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian, generate_uid
 
 from ..grinders.volume import Volume
 
@@ -54,7 +54,7 @@ def add_file_meta(ds: Dataset, transfer_syntax: str = ExplicitVRLittleEndian) ->
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = ds.SOPClassUID
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = transfer_syntax
+    meta.TransferSyntaxUID = UID(transfer_syntax)
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
     ds.file_meta = meta
@@ -92,7 +92,8 @@ def apply_overrides(datasets: Sequence[Dataset], overrides: dict[str, Any]) -> N
             ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
 
 
-def reference_datasets(reference: Volume | Sequence[Dataset], name: str = "reference") -> list[Dataset]:
+def reference_datasets(reference: Volume | Sequence[Dataset],
+                       name: str = "reference") -> list[Dataset]:
     """Return the datasets behind ``reference`` after checking it is usable."""
     datasets = list(reference.datasets) if isinstance(reference, Volume) else list(reference)
     if not datasets:

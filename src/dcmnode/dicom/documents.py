@@ -30,8 +30,8 @@ from ._common import (
 __all__ = ["encapsulated_pdf", "pdf_report", "render_pdf", "secondary_capture"]
 
 
-def render_pdf(title: str, figures: Sequence[Any] = (), table: Sequence[Sequence[Any]] | None = None,
-               text: str = "") -> bytes:
+def render_pdf(title: str, figures: Sequence[Any] = (),
+               table: Sequence[Sequence[Any]] | None = None, text: str = "") -> bytes:
     """Lay out a title, optional text and table, then one figure per page, as PDF bytes.
 
     ``figures`` are matplotlib figures; ``table`` is a list of rows whose first
@@ -193,7 +193,7 @@ def _pixels_of(image: Any) -> NDArray[np.uint8]:
     if hasattr(image, "canvas") and hasattr(image, "savefig"):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-        canvas = FigureCanvasAgg(image)
+        canvas: Any = FigureCanvasAgg(image)
         canvas.draw()
         return np.asarray(canvas.buffer_rgba())[..., :3].copy()
     array = np.asarray(image)
@@ -201,7 +201,8 @@ def _pixels_of(image: Any) -> NDArray[np.uint8]:
         raise ValueError(f"image must be a matplotlib Figure or a uint8 array, got {array.dtype}")
     if array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3):
         return array
-    raise ValueError(f"image array must be (rows, columns) or (rows, columns, 3), got {array.shape}")
+    raise ValueError(
+        f"image array must be (rows, columns) or (rows, columns, 3), got {array.shape}")
 
 
 def _header(source: Dataset, sop_class: str, modality: str, description: str, number: int,

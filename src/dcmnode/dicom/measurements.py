@@ -12,7 +12,14 @@ from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 
 from ..grinders.volume import Volume
-from ._common import add_file_meta, apply_overrides, check_number, check_text, new_uid, reference_datasets
+from ._common import (
+    add_file_meta,
+    apply_overrides,
+    check_number,
+    check_text,
+    new_uid,
+    reference_datasets,
+)
 
 __all__ = ["Measurement", "measurement_report"]
 

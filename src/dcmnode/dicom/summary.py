@@ -49,7 +49,7 @@ def describe_geometry(datasets: Sequence[Dataset]) -> str:
     rows, columns = first.dataset.get("Rows", "?"), first.dataset.get("Columns", "?")
     affine = placed.affine
     spacing = [float(np.linalg.norm(affine[:3, i])) for i in range(3)]
-    orientation = first.orientation if first.orientation is not None else []
+    orientation = first.orientation if first.orientation is not None else np.zeros(0)
     if len(orientation) == 6:  # distance between planes, as Volume.spacing reports it
         normal = np.cross(orientation[:3], orientation[3:])
         spacing[0] = abs(float(affine[:3, 0] @ normal))

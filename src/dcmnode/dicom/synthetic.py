@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 __all__ = ["ct_series", "default_ct_array"]
 
@@ -30,7 +30,8 @@ def default_ct_array(shape: tuple[int, int, int] = (8, 16, 12)) -> NDArray[np.in
     re-ordered array never equals the original by accident.
     """
     k, r, c = np.indices(shape)
-    return ((k * 211 + r * 17 + c * 3) % 2400 - 1000).astype(np.int16)
+    values: NDArray[np.int16] = ((k * 211 + r * 17 + c * 3) % 2400 - 1000).astype(np.int16)
+    return values
 
 
 def ct_series(
@@ -136,7 +137,7 @@ def _ct_header(
     ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
     ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.ImplementationClassUID = _IMPLEMENTATION_UID
+    ds.file_meta.ImplementationClassUID = UID(_IMPLEMENTATION_UID)
     ds.SpecificCharacterSet = "ISO_IR 100"
     ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
     ds.SOPClassUID = CTImageStorage

@@ -157,7 +157,7 @@ def _common_pixel_spacing(frames: Sequence[Frame]) -> tuple[float, float]:
 
 def _check_duplicates(ordered: Sequence[Frame], offsets: NDArray[np.float64]) -> None:
     gaps = np.diff(offsets)
-    for i in np.flatnonzero(gaps < POSITION_TOLERANCE_MM):
+    for i in (int(j) for j in np.flatnonzero(gaps < POSITION_TOLERANCE_MM)):
         raise InconsistentGeometryError(
             f"{ordered[i].label} and {ordered[i + 1].label} share the slice position "
             f"{offsets[i]:.3f} mm along the normal (repeated acquisition or mixed series?)"
@@ -197,7 +197,7 @@ def _slice_step(
     # not parallel to the normal, and the sheared affine is still exact.
     along = offsets - offsets[0]
     total = along[-1]
-    step = (positions[-1] - positions[0]) / (len(ordered) - 1)
+    step: NDArray[np.float64] = (positions[-1] - positions[0]) / (len(ordered) - 1)
     expected = positions[0] + np.outer(along / total, positions[-1] - positions[0])
     error = np.linalg.norm(positions - expected, axis=1)
     worst = int(np.argmax(error))

@@ -34,7 +34,10 @@ def to_nifti(volume: Volume) -> Any:
     those indices to RAS. A sheared affine (gantry tilt) is stored exactly in
     the sform; the qform, which cannot hold shear, is then an approximation.
     """
-    import nibabel as nib  # imported lazily: only this grinder needs it
+    import importlib
+
+    # Imported lazily (only this grinder needs it) and untyped for mypy.
+    nib: Any = importlib.import_module("nibabel")
 
     data = np.ascontiguousarray(np.transpose(volume.array, (2, 1, 0, *range(3, volume.array.ndim))))
     image = nib.Nifti1Image(data, nifti_affine(volume))

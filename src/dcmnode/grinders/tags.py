@@ -51,7 +51,8 @@ class TagsGrinder:
         for keyword in self.keywords:
             if keyword not in first:
                 if self.required:
-                    raise KeyError(f"{keyword} is absent from instance {first.get('SOPInstanceUID')}")
+                    uid = first.get("SOPInstanceUID")
+                    raise KeyError(f"{keyword} is absent from instance {uid}")
                 values[keyword] = None
                 continue
             values[keyword] = plain(first[keyword].value)

@@ -155,13 +155,13 @@ class Volume:
     def row_direction(self) -> NDArray[np.float64]:
         """Unit vector along a row (first three ImageOrientationPatient values)."""
         axis = self.affine[:3, 2]
-        return axis / np.linalg.norm(axis)  # type: ignore[no-any-return]
+        return axis / np.linalg.norm(axis)
 
     @property
     def column_direction(self) -> NDArray[np.float64]:
         """Unit vector down a column (last three ImageOrientationPatient values)."""
         axis = self.affine[:3, 1]
-        return axis / np.linalg.norm(axis)  # type: ignore[no-any-return]
+        return axis / np.linalg.norm(axis)
 
     @property
     def orientation(self) -> tuple[float, ...]:
@@ -197,12 +197,13 @@ class Volume:
 
     def position_of(self, slice_index: int) -> NDArray[np.float64]:
         """ImagePositionPatient of slice ``slice_index`` (centre of its first voxel)."""
-        return (self.affine @ np.array([slice_index, 0.0, 0.0, 1.0]))[:3]  # type: ignore[no-any-return]
+        position: NDArray[np.float64] = (self.affine @ np.array([slice_index, 0.0, 0.0, 1.0]))[:3]
+        return position
 
     def world_coordinates(self, indices: NDArray[Any]) -> NDArray[np.float64]:
         """Map ``(..., 3)`` voxel indices ``(slice, row, column)`` to LPS mm."""
         points = np.asarray(indices, dtype=np.float64)
-        return points @ self.affine[:3, :3].T + self.affine[:3, 3]  # type: ignore[no-any-return]
+        return points @ self.affine[:3, :3].T + self.affine[:3, 3]
 
     def with_array(self, array: NDArray[Any]) -> Volume:
         """Return a volume with new voxel values on the same grid (e.g. a mask)."""
@@ -229,12 +230,10 @@ def _stack(frames: Sequence[Frame], dtype: DTypeLike | None) -> NDArray[Any]:
     work = np.float64 if target.kind == "f" and target.itemsize > 4 else (
         np.float32 if target.kind == "f" else np.int64)
     shape = (-1,) + (1,) * (stored.ndim - 1)
-    if work is np.int64:
-        result = stored.astype(np.int64) * slopes.astype(np.int64).reshape(shape) \
-            + intercepts.astype(np.int64).reshape(shape)
-    else:
-        result = stored.astype(work) * slopes.astype(work).reshape(shape) \
-            + intercepts.astype(work).reshape(shape)
+    # Integer rescales are computed in int64 so no value is rounded on the way.
+    values: NDArray[Any] = stored.astype(work)
+    result: NDArray[Any] = (values * slopes.astype(work).reshape(shape)
+                            + intercepts.astype(work).reshape(shape))
     return result.astype(target)
 
 

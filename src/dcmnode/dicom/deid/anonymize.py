@@ -11,7 +11,7 @@ from typing import Any
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import UID_dictionary
+from pydicom.uid import UID
 
 from .crosswalk import Crosswalk, Pseudonym
 from .profile import BASIC_PROFILE, PROFILE_VERSION
@@ -235,7 +235,7 @@ class _Context:
         if not element.value:
             return
         values = list(element.value) if element.VM > 1 else [element.value]
-        mapped = [str(v) if str(v) in UID_dictionary else self.walk.uid(str(v)) for v in values]
+        mapped = [str(v) if _registered(str(v)) else self.walk.uid(str(v)) for v in values]
         element.value = mapped if element.VM > 1 else mapped[0]
 
     def shift(self, value: Any, vr: str) -> Any:
@@ -245,6 +245,11 @@ class _Context:
             value, "__iter__") else [value]
         shifted = [_shift_one(str(v), vr, self.pseudonym.date_shift_days) for v in values]
         return shifted if len(shifted) > 1 else shifted[0]
+
+
+def _registered(uid: str) -> bool:
+    # Class, transfer syntax and coding scheme UIDs from PS3.6 identify no one.
+    return UID(uid).name != uid
 
 
 def _is_reference(keyword: str) -> bool:
