@@ -103,3 +103,12 @@ def test_jpeg2000_lossy_file_decodes() -> None:
     assert ds.file_meta.TransferSyntaxUID == JPEG2000
     volume = Volume.from_datasets([ds])
     assert volume.shape[1:] == (int(ds.Rows), int(ds.Columns))
+
+
+@pytest.mark.parametrize("name", ["JPGExtended.dcm", "JPEGLSNearLossless_16.dcm",
+                                  "JPEGLSNearLossless_08.dcm", "693_J2KI.dcm"])
+def test_other_bundled_compressed_files_decode(name: str) -> None:
+    ds = pydicom.dcmread(get_testdata_file(name))
+    volume = Volume.from_datasets([ds])
+    assert volume.shape[:3] == (int(ds.get("NumberOfFrames", 1)), int(ds.Rows), int(ds.Columns))
+    assert np.isfinite(volume.array.astype(float)).all()

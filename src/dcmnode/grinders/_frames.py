@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
+from pydicom.pixels import pixel_array
 
 from .errors import MissingAttributeError
 
@@ -46,8 +47,14 @@ class Frame:
 
     def pixels(self) -> NDArray[Any]:
         """Decode this frame's stored values (any transfer syntax pydicom decodes)."""
+        if "PixelData" not in self.dataset and "FloatPixelData" not in self.dataset \
+                and "DoubleFloatPixelData" not in self.dataset:
+            raise MissingAttributeError(f"{self.label} has no Pixel Data")
         try:
-            array = self.dataset.pixel_array
+            # pydicom.pixels.pixel_array decodes one frame and, unlike
+            # Dataset.pixel_array, caches nothing on the dataset, so the
+            # Volume does not hold every slice twice.
+            array = pixel_array(self.dataset, index=self.index)
         except AttributeError as exc:
             raise MissingAttributeError(f"{self.label} has no Pixel Data") from exc
         except (RuntimeError, NotImplementedError) as exc:
@@ -56,11 +63,7 @@ class Frame:
                 f"cannot decode pixels of {self.label} (transfer syntax {syntax}): {exc}; "
                 "install pylibjpeg, pylibjpeg-libjpeg, pylibjpeg-openjpeg and pylibjpeg-rle"
             ) from exc
-        if self.index is None:
-            return np.asarray(array)
-        if int(self.dataset.get("NumberOfFrames", 1)) == 1:
-            return np.asarray(array)
-        return np.asarray(array[self.index])
+        return np.asarray(array)
 
 
 def frames_of(datasets: Sequence[Dataset]) -> list[Frame]:
