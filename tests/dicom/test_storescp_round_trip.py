@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+import pytest
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom import AE
@@ -66,3 +67,72 @@ def test_results_round_trip_through_storescp(ct_volume: Volume, storescp: tuple[
         original.save_as(local, enforce_file_format=True)
         assert comparable(pydicom.dcmread(local)) == comparable(
             received[str(original.SOPInstanceUID)]), original.SOPClassUID.name
+
+
+def test_results_round_trip_through_orthanc(ct_volume: Volume, tmp_path: Path) -> None:
+    """Optional (Orthanc is not a required tool): a real PACS stores them unchanged."""
+    import json
+    import shutil
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    from .conftest import free_port
+
+    executable = shutil.which("Orthanc")
+    if executable is None:
+        pytest.skip("Orthanc is not installed (optional)")
+    dicom_port, http_port = free_port(), free_port()
+    config = tmp_path / "orthanc.json"
+    config.write_text(json.dumps({
+        "Name": "dcmnode-test", "StorageDirectory": str(tmp_path / "storage"),
+        "IndexDirectory": str(tmp_path / "storage"), "DicomAet": "ORTHANC",
+        "DicomPort": dicom_port, "HttpPort": http_port, "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False, "Plugins": [], "DicomCheckCalledAet": False,
+    }))
+    process = subprocess.Popen([executable, str(config)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{http_port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/system", timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    pytest.fail("Orthanc did not start")
+                time.sleep(0.2)
+        with socket.create_connection(("127.0.0.1", dicom_port), timeout=5):
+            pass
+        sent = results(ct_volume)
+        ae = AE(ae_title="DCMNODE")
+        for sop_class in {str(ds.SOPClassUID) for ds in sent}:
+            ae.add_requested_context(sop_class, ExplicitVRLittleEndian)
+        association = ae.associate("127.0.0.1", dicom_port, ae_title="ORTHANC")
+        assert association.is_established
+        try:
+            for ds in sent:
+                assert association.send_c_store(ds).Status == 0x0000
+        finally:
+            association.release()
+        with urllib.request.urlopen(base + "/instances", timeout=10) as response:
+            ids = json.load(response)
+        assert len(ids) == len(sent)
+        stored = {}
+        for identifier in ids:
+            with urllib.request.urlopen(f"{base}/instances/{identifier}/file",
+                                        timeout=10) as response:
+                path = tmp_path / f"{identifier}.dcm"
+                path.write_bytes(response.read())
+            ds = pydicom.dcmread(path)
+            stored[str(ds.SOPInstanceUID)] = ds
+        for original in sent:
+            local = tmp_path / "local.dcm"
+            original.save_as(local, enforce_file_format=True)
+            assert comparable(pydicom.dcmread(local)) == comparable(
+                stored[str(original.SOPInstanceUID)]), original.SOPClassUID.name
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
