@@ -225,3 +225,14 @@ def test_crosswalk_pickles_and_saves_privately(tmp_path: Path) -> None:
     path = tmp_path / "map.json"
     crosswalk.save(path)
     assert path.stat().st_mode & 0o077 == 0
+
+
+def test_anonymizing_grinder_pickles_and_checks_arguments() -> None:
+    import pickle
+
+    grinder = pickle.loads(pickle.dumps(anonymizing(VolumeGrinder(), Crosswalk())))
+    assert grinder(ct_series(patient_id="P5")).datasets[0].PatientID.startswith("ANON")
+    with pytest.raises(TypeError, match="grinder must be callable"):
+        anonymizing(42, Crosswalk())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="crosswalk must be a Crosswalk"):
+        anonymizing(VolumeGrinder(), "map.json")  # type: ignore[arg-type]

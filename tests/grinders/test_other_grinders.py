@@ -86,3 +86,10 @@ def test_compose_checks_its_arguments() -> None:
         compose()
     with pytest.raises(TypeError, match="'volume' is not callable"):
         compose(volume=42)  # type: ignore[arg-type]
+
+
+def test_nifti_image_pickles() -> None:
+    image = NiftiGrinder()(ct_series())
+    again = pickle.loads(pickle.dumps(image))
+    np.testing.assert_array_equal(np.asarray(again.dataobj), np.asarray(image.dataobj))
+    np.testing.assert_allclose(again.affine, image.affine)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
-from pydicom.pixels import pixel_array
+from pydicom.pixels.utils import pixel_array
 
 from .errors import MissingAttributeError
 

@@ -123,18 +123,40 @@ def anonymize(
     return results
 
 
-def anonymizing(grinder: Callable[[Sequence[Dataset]], Any], crosswalk: Crosswalk,
-                **options: Any) -> Callable[[Sequence[Dataset]], Any]:
+class anonymizing:  # noqa: N801 - used like a function: grinder = anonymizing(inner, cw)
     """Wrap a grinder so it receives de-identified datasets.
 
     Use as an input's grinder, and re-identify results with
-    ``crosswalk.reidentify(results)`` before they are exported.
+    ``crosswalk.reidentify(results)`` before they are exported. The wrapper
+    pickles (the crosswalk travels with it), so it can run in another
+    process; mappings made there come back only through a saved crosswalk
+    file, so re-identify in the process that anonymised, or share the file.
+
+    Parameters
+    ----------
+    grinder
+        The grinder that receives the anonymised datasets.
+    crosswalk
+        Where pseudonyms and UID mappings are kept.
+    **options
+        Passed to :func:`anonymize` (``shift_dates``, ``keep_private`` …).
     """
 
-    def grind(datasets: Sequence[Dataset]) -> Any:
-        return grinder(anonymize(datasets, crosswalk, **options))
+    def __init__(self, grinder: Callable[[Sequence[Dataset]], Any], crosswalk: Crosswalk,
+                 **options: Any) -> None:
+        if not callable(grinder):
+            raise TypeError(f"grinder must be callable, got {grinder!r}")
+        if not isinstance(crosswalk, Crosswalk):
+            raise TypeError(f"crosswalk must be a Crosswalk, got {type(crosswalk).__name__}")
+        self.grinder = grinder
+        self.crosswalk = crosswalk
+        self.options = options
 
-    return grind
+    def __call__(self, datasets: Sequence[Dataset]) -> Any:
+        return self.grinder(anonymize(datasets, self.crosswalk, **self.options))
+
+    def __repr__(self) -> str:
+        return f"anonymizing({self.grinder!r}, {self.crosswalk!r})"
 
 
 def _anonymize_one(source: Dataset, walk: Crosswalk, shift_dates: bool,
