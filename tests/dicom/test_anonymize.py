@@ -236,3 +236,12 @@ def test_anonymizing_grinder_pickles_and_checks_arguments() -> None:
         anonymizing(42, Crosswalk())  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="crosswalk must be a Crosswalk"):
         anonymizing(VolumeGrinder(), "map.json")  # type: ignore[arg-type]
+
+
+def test_overlays_are_removed() -> None:
+    ds = ct_series()[0]
+    ds.add_new(0x60000010, "US", 16)
+    ds.add_new(0x60000011, "US", 12)
+    ds.add_new(0x60003000, "OW", b"\xff" * 24)
+    ds.add_new(0x60004000, "LT", "Patient: Doe")
+    assert not any(0x6000 <= e.tag.group <= 0x60FF for e in anonymize([ds])[0])

@@ -60,3 +60,14 @@ def test_seg_arguments_are_checked(ct_volume: Volume) -> None:
         segmentation(labels, ct_volume, segments=[])
     with pytest.raises(ValueError, match="boolean or integer"):
         segmentation(labels.astype(float), ct_volume, segments=["a", "b"])
+
+
+def test_seg_on_an_enhanced_multiframe_source(ct: list[Dataset], dciodvfy: Validator) -> None:
+    enhanced = hd.legacy.LegacyConvertedEnhancedCTImage(
+        ct, series_instance_uid=hd.UID(), series_number=5, sop_instance_uid=hd.UID(),
+        instance_number=1)
+    volume = Volume.from_datasets([enhanced])
+    seg = segmentation(label_map(volume), volume, segments=["a", "b"])
+    assert dciodvfy(seg) == []
+    referenced = seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence
+    assert [item.ReferencedSOPInstanceUID for item in referenced] == [enhanced.SOPInstanceUID]

@@ -213,9 +213,11 @@ class _Context:
                 if not self.keep_private:
                     del ds[tag]
                 continue
-            if 0x5000 <= tag.group <= 0x50FF or (
-                    0x6000 <= tag.group <= 0x60FF and tag.element in (0x3000, 0x4000)):
-                del ds[tag]  # curves, overlay data and comments: X in Table E.1-1
+            if 0x5000 <= tag.group <= 0x50FF or 0x6000 <= tag.group <= 0x60FF:
+                # Curves, overlay data and overlay comments are X in Table
+                # E.1-1; the whole overlay group goes, since an overlay module
+                # without its data would no longer be valid.
+                del ds[tag]
                 continue
             self.apply(ds, element, BASIC_PROFILE.get(int(tag)))
 
