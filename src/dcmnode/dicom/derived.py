@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -143,24 +144,17 @@ def derived_series(
     series_uid = series_instance_uid or new_uid()
     same_grid = ref_volume.shape[:3] == volume.shape[:3] and np.allclose(
         ref_volume.affine, volume.affine, atol=1e-4)
-    stamp = now()
+    if derivation_description is not None:
+        check_text(derivation_description, "derivation_description", 1024)
+    identity = _Identity(series_uid, series_number, series_description, derivation_description,
+                         now())
     results = []
     for k in range(values.shape[0]):
         # Reuse the header of the matching source slice so modality modules
         # (CT: KVP, acquisition; MR: sequence parameters) stay plausible.
         template = _source_for_slice(ref_volume, sources, k if same_grid else 0)
         ds = _copy_header(template)
-        ds.SOPInstanceUID = new_uid()
-        ds.SeriesInstanceUID = series_uid
-        ds.SeriesNumber = series_number
-        ds.SeriesDescription = series_description
-        ds.InstanceNumber = k + 1
-        ds.ImageType = ["DERIVED", "SECONDARY"] + list(template.get("ImageType", ["", ""]))[2:3]
-        ds.ContentDate = ds.InstanceCreationDate = stamp.strftime("%Y%m%d")
-        ds.ContentTime = ds.InstanceCreationTime = stamp.strftime("%H%M%S.%f")
-        if derivation_description:
-            ds.DerivationDescription = check_text(derivation_description, "derivation_description",
-                                                  1024)
+        identity.apply(ds, template, k)
         _set_geometry(ds, volume, k)
         _set_pixels(ds, stored[k], encoding, centre, width)
         if same_grid:
@@ -169,6 +163,30 @@ def derived_series(
         results.append(ds)
     apply_overrides(results, overrides)
     return results
+
+
+@dataclass(frozen=True)
+class _Identity:
+    """What every instance of the new series states about itself."""
+
+    series_uid: str
+    series_number: int
+    series_description: str
+    derivation_description: str | None
+    stamp: datetime.datetime
+
+    def apply(self, ds: Dataset, template: Dataset, k: int) -> None:
+        ds.SOPInstanceUID = new_uid()
+        ds.SeriesInstanceUID = self.series_uid
+        ds.SeriesNumber = self.series_number
+        ds.SeriesDescription = self.series_description
+        ds.InstanceNumber = k + 1
+        # Keep the third value (AXIAL, LOCALIZER …) that viewers sort on.
+        ds.ImageType = ["DERIVED", "SECONDARY"] + list(template.get("ImageType", []))[2:3]
+        ds.ContentDate = ds.InstanceCreationDate = self.stamp.strftime("%Y%m%d")
+        ds.ContentTime = ds.InstanceCreationTime = self.stamp.strftime("%H%M%S.%f")
+        if self.derivation_description:
+            ds.DerivationDescription = self.derivation_description
 
 
 def _target_volume(array_or_volume: NDArray[Any] | Volume, reference: Volume) -> Volume:
