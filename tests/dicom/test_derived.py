@@ -94,3 +94,18 @@ def test_pixel_encoding_choices() -> None:
     assert wide.slope == pytest.approx(3.75 / 65535) and wide.intercept == -1.5
     np.testing.assert_allclose(wide.encode(np.array([-1.5, 2.25])) * wide.slope + wide.intercept,
                                [-1.5, 2.25])
+
+
+def test_mr_reference_from_pydicom(dciodvfy: Validator) -> None:
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    mr = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    volume = Volume.from_datasets([mr])
+    result = derived_series(volume.array // 2, volume, series_description="MR half",
+                            series_number=3)
+    assert "RescaleSlope" not in result[0]  # integers need no Modality LUT in MR
+    assert dciodvfy(result[0]) == []
+    again = Volume.from_datasets(result)
+    np.testing.assert_array_equal(again.array, volume.array // 2)
+    np.testing.assert_allclose(again.affine, volume.affine, atol=1e-5)

@@ -247,12 +247,17 @@ def _set_pixels(ds: Dataset, stored: NDArray[Any], encoding: PixelEncoding,
     ds.BitsAllocated = ds.BitsStored = 16
     ds.HighBit = 15
     ds.PixelRepresentation = 1 if encoding.signed else 0
-    ds.RescaleIntercept = _ds(encoding.intercept)
-    ds.RescaleSlope = _ds(encoding.slope)
-    if ds.get("Modality") == "CT":
-        ds.RescaleType = "HU"
-    elif ds.get("Modality") != "PT":
-        ds.RescaleType = "US"  # unspecified: the values are whatever process computed
+    modality = ds.get("Modality")
+    identity = encoding.slope == 1.0 and encoding.intercept == 0.0
+    # The MR IOD has no Modality LUT: write a rescale only when the values
+    # need one (CT and PET require it always).
+    if modality in ("CT", "PT") or not identity:
+        ds.RescaleIntercept = _ds(encoding.intercept)
+        ds.RescaleSlope = _ds(encoding.slope)
+        if modality == "CT":
+            ds.RescaleType = "HU"
+        elif modality != "PT":
+            ds.RescaleType = "US"  # unspecified: the values are whatever process computed
     ds.WindowCenter = _ds(centre)
     ds.WindowWidth = _ds(width)
     ds.PixelData = np.ascontiguousarray(stored).astype(stored.dtype.newbyteorder("<")).tobytes()
