@@ -54,7 +54,7 @@ class Frame:
             # pydicom.pixels.pixel_array decodes one frame and, unlike
             # Dataset.pixel_array, caches nothing on the dataset, so the
             # Volume does not hold every slice twice.
-            array = pixel_array(self.dataset, index=self.index)
+            array = _decode(self.dataset, self.index)
         except AttributeError as exc:
             raise MissingAttributeError(f"{self.label} has no Pixel Data") from exc
         except (RuntimeError, NotImplementedError) as exc:
@@ -153,3 +153,19 @@ def _multi_frame(ds: Dataset) -> list[Frame]:
             )
         )
     return frames
+
+
+def _decode(ds: Dataset, index: int | None) -> NDArray[Any]:
+    """Decode one frame, preferring pylibjpeg and its plugins for compressed data.
+
+    pylibjpeg-libjpeg, -openjpeg and -rle cover JPEG (baseline, extended,
+    lossless), JPEG-LS, JPEG 2000 and RLE; pydicom's other plugins (Pillow,
+    pyjpegls, its own RLE decoder) remain the fallback.
+    """
+    syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    if syntax is not None and syntax.is_compressed:
+        try:
+            return pixel_array(ds, index=index, decoding_plugin="pylibjpeg")
+        except (RuntimeError, ValueError, NotImplementedError):
+            pass  # e.g. a plugin not installed: let pydicom pick another one
+    return pixel_array(ds, index=index)
