@@ -81,3 +81,19 @@ def test_anonymize_writes_uid_named_files_and_a_reusable_map(folder: Path,
 def test_anonymize_reports_missing_input(tmp_path: Path) -> None:
     assert run("anonymize", str(tmp_path / "nothing"), str(tmp_path / "out")) == 2
     assert run("anonymize", str(tmp_path), str(tmp_path / "out")) == 1
+
+
+def test_reidentify_restores_what_anonymize_replaced(folder: Path, tmp_path: Path) -> None:
+    crosswalk = tmp_path / "map.json"
+    assert run("anonymize", str(folder), str(tmp_path / "anon"), "--map", str(crosswalk)) == 0
+    assert run("anonymize", str(tmp_path / "anon"), str(tmp_path / "back"), "--map",
+               str(crosswalk), "--reidentify") == 0
+    originals = {str(ds.SOPInstanceUID): ds for ds in
+                 (pydicom.dcmread(p) for p in folder.glob("*.dcm"))}
+    restored = [pydicom.dcmread(p) for p in (tmp_path / "back").rglob("*.dcm")]
+    assert len(restored) == len(originals)
+    for ds in restored:
+        original = originals[str(ds.SOPInstanceUID)]
+        assert ds.PatientID == original.PatientID and ds.PatientName == original.PatientName
+        assert ds.StudyInstanceUID == original.StudyInstanceUID
+    assert run("anonymize", str(folder), str(tmp_path / "x"), "--reidentify") == 2

@@ -43,6 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                       help="keep private attributes (removed by default)")
     anon.add_argument("--reject-burned-in", action="store_true",
                       help="skip files whose pixels may show burned-in text")
+    anon.add_argument("--reidentify", action="store_true",
+                      help="the reverse: restore the identity of files anonymised with --map "
+                           "(or results made from them)")
     anon.set_defaults(func=run_anonymize)
 
 
@@ -77,6 +80,8 @@ def run_anonymize(args: argparse.Namespace) -> int:
     if not source.exists():
         print(f"dcmnode anonymize: {source} does not exist", file=sys.stderr)
         return 2
+    if args.reidentify:
+        return _reidentify(source, target, args.crosswalk)
     crosswalk = Crosswalk.load_or_create(args.crosswalk) if args.crosswalk else Crosswalk()
     written = skipped = 0
     for path, ds in dicom_files(source):
@@ -101,3 +106,29 @@ def run_anonymize(args: argparse.Namespace) -> int:
     print(f"anonymized {written} instance(s) into {target}"
           + (f", skipped {skipped} with burned-in annotation" if skipped else ""))
     return 0
+
+
+def _reidentify(source: Path, target: Path, crosswalk_path: str | None) -> int:
+    from .dicom.deid import Crosswalk, ReidentificationError
+    from .dicom.summary import dicom_files
+
+    if not crosswalk_path or not Path(crosswalk_path).exists():
+        print("dcmnode anonymize: --reidentify needs --map with an existing crosswalk",
+              file=sys.stderr)
+        return 2
+    crosswalk = Crosswalk.load(crosswalk_path)
+    written = failed = 0
+    for path, ds in dicom_files(source):
+        try:
+            (restored,) = crosswalk.reidentify([ds])
+        except ReidentificationError as exc:
+            print(f"skipped {path}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        folder = target / str(restored.SeriesInstanceUID)
+        folder.mkdir(parents=True, exist_ok=True)
+        restored.save_as(folder / f"{restored.SOPInstanceUID}.dcm", enforce_file_format=True)
+        written += 1
+    print(f"re-identified {written} instance(s) into {target}"
+          + (f", {failed} not from this crosswalk" if failed else ""))
+    return 0 if written and not failed else 1
