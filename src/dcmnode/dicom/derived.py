@@ -148,17 +148,18 @@ def derived_series(
         check_text(derivation_description, "derivation_description", 1024)
     identity = _Identity(series_uid, series_number, series_description, derivation_description,
                          now())
+    by_uid = {str(ds.SOPInstanceUID): ds for ds in sources}
     results = []
     for k in range(values.shape[0]):
         # Reuse the header of the matching source slice so modality modules
         # (CT: KVP, acquisition; MR: sequence parameters) stay plausible.
-        template = _source_for_slice(ref_volume, sources, k if same_grid else 0)
+        template = _source_for_slice(ref_volume, by_uid, k if same_grid else 0)
         ds = _copy_header(template)
         identity.apply(ds, template, k)
         _set_geometry(ds, volume, k)
         _set_pixels(ds, stored[k], encoding, centre, width)
         if same_grid:
-            _reference_source(ds, ref_volume, sources, k)
+            _reference_source(ds, ref_volume, by_uid, k)
         add_file_meta(ds)
         results.append(ds)
     apply_overrides(results, overrides)
@@ -204,11 +205,11 @@ def _default_window(values: NDArray[Any]) -> tuple[float, float]:
     return (low + high) / 2, max(high - low, 1.0)
 
 
-def _source_for_slice(volume: Volume, sources: list[Dataset], k: int) -> Dataset:
-    by_uid = {str(ds.SOPInstanceUID): ds for ds in sources}
+def _source_for_slice(volume: Volume, by_uid: dict[str, Dataset], k: int) -> Dataset:
+    first = next(iter(by_uid.values()))
     if volume.frame_numbers and k < len(volume.frame_numbers):
-        return by_uid.get(volume.frame_numbers[k][0], sources[0])
-    return sources[0]
+        return by_uid.get(volume.frame_numbers[k][0], first)
+    return first
 
 
 def _copy_header(template: Dataset) -> Dataset:
@@ -263,9 +264,9 @@ def _set_pixels(ds: Dataset, stored: NDArray[Any], encoding: PixelEncoding,
     ds.PixelData = np.ascontiguousarray(stored).astype(stored.dtype.newbyteorder("<")).tobytes()
 
 
-def _reference_source(ds: Dataset, volume: Volume, sources: list[Dataset], k: int) -> None:
+def _reference_source(ds: Dataset, volume: Volume, by_uid: dict[str, Dataset], k: int) -> None:
     uid, frame = volume.frame_numbers[k]
-    source = {str(s.SOPInstanceUID): s for s in sources}.get(uid)
+    source = by_uid.get(uid)
     if source is None:
         return
     item = Dataset()
