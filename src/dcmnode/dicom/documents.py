@@ -142,6 +142,7 @@ def secondary_capture(
     series_number: int = 600,
     instance_number: int = 1,
     manufacturer: str = "dcmnode",
+    burned_in_annotation: bool = False,
     **overrides: Any,
 ) -> Dataset:
     """A Secondary Capture image of a matplotlib figure or an RGB / grey array.
@@ -155,6 +156,11 @@ def secondary_capture(
         Series whose patient and study the image joins.
     series_description, series_number, instance_number
         Where it shows up in the viewer.
+    manufacturer
+        General Equipment of the image's creator.
+    burned_in_annotation
+        Set when the picture shows text that identifies the patient (a name
+        in a title, say), so that de-identification flags it.
     **overrides
         DICOM keywords set on the result last.
     """
@@ -179,7 +185,10 @@ def secondary_capture(
         series_description=series_description,
     )
     dataset: Dataset = sc
-    dataset.BurnedInAnnotation = "NO"
+    dataset.BurnedInAnnotation = "YES" if burned_in_annotation else "NO"
+    # highdicom insists on a patient orientation; a chart has none, and the
+    # attribute is Type 2, so state "unknown" rather than a made-up L/P.
+    dataset.PatientOrientation = None
     if "Laterality" not in dataset:
         # Type 2C in General Series; validators cannot tell whether the figure
         # shows a paired organ, so state "unknown" explicitly.
