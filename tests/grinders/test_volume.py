@@ -196,3 +196,11 @@ def test_with_array_keeps_geometry_and_checks_shape() -> None:
     np.testing.assert_array_equal(mask.affine, volume.affine)
     with pytest.raises(ValueError, match="does not match"):
         volume.with_array(np.zeros((2, 2, 2)))
+
+
+def test_missing_slice_can_be_accepted_explicitly() -> None:
+    datasets = ct_series()
+    del datasets[4]
+    volume = Volume.from_datasets(datasets, allow_nonuniform=True)
+    assert any("1 slice(s) missing" in issue for issue in volume.issues)
+    assert volume.shape[0] == 7

@@ -184,15 +184,16 @@ def _slice_step(
     limit = max(POSITION_TOLERANCE_MM, tolerance * typical)
     uniform = bool(np.all(np.abs(gaps - typical) <= limit))
     if not uniform:
-        _raise_for_missing_slices(ordered, offsets, gaps, limit)
+        missing = _missing_slices(ordered, offsets, gaps, limit)
         description = (f"non-uniform slice spacing: gaps between {gaps.min():.4g} and "
                        f"{gaps.max():.4g} mm (median {typical:.4g} mm)")
+        advice = ("; pass allow_nonuniform=True to accept it (the affine then uses the mean "
+                  "spacing and Volume.slice_offsets holds the true positions)")
+        if missing and not allow_nonuniform:
+            raise MissingSliceError(missing + advice)
         if not allow_nonuniform:
-            raise NonUniformSpacingError(
-                description + "; pass allow_nonuniform=True to accept it (the affine then "
-                "uses the mean spacing and Volume.slice_offsets holds the true positions)"
-            )
-        issues.append(description)
+            raise NonUniformSpacingError(description + advice)
+        issues.append(description + (f" ({missing})" if missing else ""))
     # Mean step from first to last slice; for a tilted gantry this vector is
     # not parallel to the normal, and the sheared affine is still exact.
     along = offsets - offsets[0]
@@ -214,19 +215,19 @@ def _slice_step(
     return step
 
 
-def _raise_for_missing_slices(
+def _missing_slices(
     ordered: Sequence[Frame],
     offsets: NDArray[np.float64],
     gaps: NDArray[np.float64],
     limit: float,
-) -> None:
+) -> str | None:
+    """Describe the gaps if they are whole multiples of the smallest one."""
     smallest = float(gaps.min())
     ratios = gaps / smallest
-    if np.all(np.abs(ratios - np.round(ratios)) * smallest <= limit) and ratios.max() > 1.5:
-        i = int(np.argmax(gaps))
-        missing = int(round(ratios.sum() - len(gaps)))
-        raise MissingSliceError(
-            f"{missing} slice(s) missing: gap of {gaps[i]:.4g} mm between {ordered[i].label} "
+    if not (np.all(np.abs(ratios - np.round(ratios)) * smallest <= limit) and ratios.max() > 1.5):
+        return None
+    i = int(np.argmax(gaps))
+    missing = int(round(ratios.sum() - len(gaps)))
+    return (f"{missing} slice(s) missing: gap of {gaps[i]:.4g} mm between {ordered[i].label} "
             f"at {offsets[i]:.3f} mm and {ordered[i + 1].label} at {offsets[i + 1]:.3f} mm, "
-            f"regular spacing {smallest:.4g} mm"
-        )
+            f"regular spacing {smallest:.4g} mm")

@@ -103,8 +103,10 @@ class Volume:
             the rescaled values when every slope and intercept is an integer
             (typical CT: values in HU as int16); float32 otherwise.
         allow_nonuniform
-            Accept varying slice spacing instead of raising
-            :class:`~dcmnode.grinders.NonUniformSpacingError`. The affine then
+            Accept varying slice spacing, including gaps that look like
+            missing slices, instead of raising
+            :class:`~dcmnode.grinders.NonUniformSpacingError` or
+            :class:`~dcmnode.grinders.MissingSliceError`. The affine then
             uses the mean step; ``slice_offsets`` and ``issues`` report the
             truth.
         spacing_tolerance
