@@ -12,6 +12,7 @@ import hmac
 import json
 import os
 import secrets
+import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -197,11 +198,18 @@ class Crosswalk:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the crosswalk as JSON (readable by the owner only), atomically."""
         target = Path(path)
-        temporary = target.with_name(target.name + ".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(self.to_dict(), handle, indent=1)
-        os.replace(temporary, target)
+        content = self.to_dict()
+        # A unique temporary name per call: two workers saving at once each
+        # write their own file, and the last rename wins whole.
+        fd, temporary = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp",
+                                         dir=target.parent)  # mode 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(content, handle, indent=1)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Crosswalk:
