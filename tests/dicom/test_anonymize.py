@@ -245,3 +245,22 @@ def test_overlays_are_removed() -> None:
     ds.add_new(0x60003000, "OW", b"\xff" * 24)
     ds.add_new(0x60004000, "LT", "Patient: Doe")
     assert not any(0x6000 <= e.tag.group <= 0x60FF for e in anonymize([ds])[0])
+
+
+def test_crosswalk_is_consistent_under_concurrent_jobs(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    crosswalk = Crosswalk()
+    series = [ct_series(patient_id="P1") for _ in range(4)]
+    study = series[0][0].StudyInstanceUID
+    for group in series:
+        for ds in group:
+            ds.StudyInstanceUID = study
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda s: anonymize(s, crosswalk), series))
+        list(pool.map(lambda i: crosswalk.save(tmp_path / "map.json"), range(8)))
+    assert len({ds.StudyInstanceUID for group in results for ds in group}) == 1
+    assert len({ds.PatientID for group in results for ds in group}) == 1
+    loaded = Crosswalk.load(tmp_path / "map.json")
+    assert len(loaded) == len(crosswalk)
+    assert list(tmp_path.iterdir()) == [tmp_path / "map.json"]  # no temporary left
