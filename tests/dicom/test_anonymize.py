@@ -264,3 +264,9 @@ def test_crosswalk_is_consistent_under_concurrent_jobs(tmp_path: Path) -> None:
     loaded = Crosswalk.load(tmp_path / "map.json")
     assert len(loaded) == len(crosswalk)
     assert list(tmp_path.iterdir()) == [tmp_path / "map.json"]  # no temporary left
+
+
+def test_names_outside_the_table_are_emptied_too() -> None:
+    ds = ct_series()[0]
+    ds.SecondaryReviewerName = "Smith^Anna"  # not in Table E.1-1
+    assert not anonymize([ds])[0].SecondaryReviewerName

@@ -231,6 +231,10 @@ class _Context:
             if vr == "SQ":
                 for item in element.value:
                     self.clean(item)
+            elif vr == "PN":
+                # Safety net beyond the table: a person's name in an attribute
+                # the table does not list (or that is newer than it) goes too.
+                element.value = None
             elif self.shift_dates and vr in ("DA", "DT"):
                 element.value = self.shift(element.value, vr)
         elif element.keyword == "PatientID":
