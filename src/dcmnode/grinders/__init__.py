@@ -5,6 +5,22 @@ one with its ``grinder`` class attribute::
 
     class CT(Input):
         grinder = VolumeGrinder()
+
+Grinders here:
+
+- ``VolumeGrinder()`` → :class:`Volume`: array ``[slice, row, column]`` with
+  rescale applied, and an affine from voxel index to patient LPS mm. Slices
+  are ordered along the normal; mixed series, missing slices and
+  inconsistent geometry raise a :class:`VolumeError` subclass naming the
+  problem; gantry tilt and (when allowed) non-uniform spacing are exact in
+  the affine / ``slice_offsets`` and listed in ``Volume.issues``.
+- ``TagsGrinder([...])`` → dict (or dataclass) of plain values.
+- ``NiftiGrinder(write_file=False)`` → ``nibabel.Nifti1Image`` (RAS affine,
+  data ``[column, row, slice]``); with ``write_file=True`` a
+  :class:`NiftiFile` whose temporary folder the consumer deletes.
+- ``compose(volume=..., tags=...)`` → dict of several grinders' results.
+
+All results pickle, so grinders can run in another process.
 """
 
 from .compose import Composite, compose, datasets_grinder
