@@ -1,37 +1,16 @@
-"""Shared fixtures: tools, a recording destination, job recorders."""
+"""Shared fixtures."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 from collections.abc import Iterator
 
 import pytest
 
 from dcmnode.testing import RecordingSCP
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def require_tool(name: str) -> str:
-    """Path of a command-line tool; fails under CI=true, skips elsewhere, when missing."""
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} is not installed (Debian package: see scripts/setup.sh)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 @pytest.fixture
 def destination() -> Iterator[RecordingSCP]:
+    """A recording storage SCP on a free loopback port."""
     with RecordingSCP("DEST") as scp:
         yield scp

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pydicom.dataset import Dataset
-from pynetdicom import AE, evt
+from pynetdicom import AE
 from pynetdicom.association import Association
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     CTImageStorage,
@@ -14,7 +14,8 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     Verification,
 )
 
-from dcmnode.network.sockets import set_nodelay
+from dcmnode import Address
+from dcmnode.network import requestor
 from dcmnode.node import Node
 
 
@@ -24,9 +25,7 @@ def associate(node: Node, calling_ae: str = "SCANNER", called_ae: str = "NODE") 
         ae.add_requested_context(sop_class)
     ae.add_requested_context(Verification)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 30
-    return ae.associate(
-        "127.0.0.1", node.port, ae_title=called_ae, evt_handlers=[(evt.EVT_CONN_OPEN, set_nodelay)]
-    )
+    return requestor.associate(ae, Address(called_ae, "127.0.0.1", node.port))
 
 
 def store_all(
@@ -39,3 +38,25 @@ def store_all(
         return [int(assoc.send_c_store(ds).Status) for ds in datasets]
     finally:
         assoc.release()
+
+
+def send_raw(assoc: Association, sop_class: str, sop_uid: str, body: bytes) -> int:
+    """C-STORE *body* as the data set, bypassing every client-side check.
+
+    Lets a test send bytes no well-behaved library would produce.
+    """
+    from io import BytesIO
+
+    from pynetdicom.dimse_primitives import C_STORE
+
+    context = next(c for c in assoc.accepted_contexts if c.abstract_syntax == sop_class)
+    request = C_STORE()
+    request.MessageID = 4242
+    request.AffectedSOPClassUID = sop_class
+    request.AffectedSOPInstanceUID = sop_uid
+    request.Priority = 2
+    request.DataSet = BytesIO(body)
+    assoc.dimse.send_msg(request, context.context_id)
+    _, response = assoc.dimse.get_msg(block=True)
+    assert response is not None, "no response"
+    return int(response.Status)

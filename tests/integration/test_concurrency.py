@@ -27,18 +27,28 @@ def _deliver_split(node, datasets, senders, rng):
     rng.shuffle(release_order)
     may_release = [threading.Event() for _ in range(senders)]
 
+    errors: list[BaseException] = []
+
     def sender(index: int) -> None:
-        start.wait()
-        for ds in shares[index]:
-            statuses[index].append(int(assocs[index].send_c_store(ds).Status))
-        sent.wait()
-        may_release[index].wait()
+        try:
+            start.wait(60)
+            for ds in shares[index]:
+                statuses[index].append(int(assocs[index].send_c_store(ds).Status))
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+            sent.abort()
+            raise
+        sent.wait(60)
+        may_release[index].wait(60)
         assocs[index].release()
 
     threads = [threading.Thread(target=sender, args=(i,)) for i in range(senders)]
     for t in threads:
         t.start()
-    sent.wait()  # every instance acknowledged before any release
+    try:
+        sent.wait(60)  # every instance acknowledged before any release
+    except threading.BrokenBarrierError:
+        raise AssertionError(f"a sender failed: {errors!r}") from (errors[0] if errors else None)
     # Release in random order; neighbours in the order race each other.
     for index in release_order:
         may_release[index].set()

@@ -14,13 +14,12 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
     UID,
 )
-from pynetdicom import AE, evt
-from pynetdicom.association import Association
+from pynetdicom import AE
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from dcmnode.errors import NetworkError
 from dcmnode.network.address import Address
-from dcmnode.network.sockets import set_nodelay
+from dcmnode.network.requestor import associate
 from dcmnode.network.status import describe, is_success
 
 log = logging.getLogger("dcmnode.scu")
@@ -66,20 +65,6 @@ def _application_entity(calling_ae: str, timeout: float) -> AE:
     return ae
 
 
-def _associate(ae: AE, address: Address) -> Association:
-    assoc = ae.associate(
-        address.host,
-        address.port,
-        ae_title=address.ae_title,
-        evt_handlers=[(evt.EVT_CONN_OPEN, set_nodelay)],
-    )
-    if not assoc.is_established:
-        if assoc.is_rejected:
-            raise NetworkError(f"{address}: association rejected")
-        raise NetworkError(f"{address}: association failed (peer unreachable or aborted)")
-    return assoc
-
-
 def echo(address: Address, calling_ae: str = "DCMNODE", timeout: float = 30.0) -> int:
     """Send a C-ECHO to *address* and return its status (0 is success).
 
@@ -87,7 +72,7 @@ def echo(address: Address, calling_ae: str = "DCMNODE", timeout: float = 30.0) -
     """
     ae = _application_entity(calling_ae, timeout)
     ae.add_requested_context(Verification)
-    assoc = _associate(ae, address)
+    assoc = associate(ae, address)
     try:
         status = assoc.send_c_echo()
         if "Status" not in status:
@@ -198,7 +183,7 @@ def _send_batch(
     ae = _application_entity(calling_ae, timeout)
     for sop_class, syntaxes in _contexts(batch):
         ae.add_requested_context(sop_class, syntaxes)
-    assoc = _associate(ae, address)
+    assoc = associate(ae, address)
     try:
         for h in batch:
             if not assoc.is_established:

@@ -1,0 +1,115 @@
+"""The example pipeline end to end: real senders, a real node, real destinations."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydicom import dcmread
+
+from dcmnode import Address
+from dcmnode.loader import load_pipeline
+from dcmnode.network.scu import echo, send
+from dcmnode.testing import JobRecorder, RecordingSCP, running, series
+
+from support import free_port, require_tool
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "derive_ct.py"
+SLICES = 16
+
+
+def _write(datasets, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ds in datasets:
+        path = folder / f"{ds.SOPInstanceUID}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def _check_derived(sent, received) -> None:
+    assert len(received) == len(sent)
+    assert len({ds.SOPInstanceUID for ds in received}) == len(sent)  # once each
+    assert not {ds.SOPInstanceUID for ds in received} & {ds.SOPInstanceUID for ds in sent}
+    assert len({ds.SeriesInstanceUID for ds in received}) == 1
+    assert received[0].SeriesInstanceUID != sent[0].SeriesInstanceUID
+    by_number = {int(ds.InstanceNumber): ds for ds in sent}
+    for ds in received:
+        source = by_number[int(ds.InstanceNumber)]
+        assert ds.PatientID == source.PatientID
+        assert ds.StudyInstanceUID == source.StudyInstanceUID
+        expected = source.pixel_array.max() + source.pixel_array.min() - source.pixel_array
+        assert np.array_equal(ds.pixel_array, expected)
+
+
+def _sender_pynetdicom(node, datasets, folder):
+    report = send(datasets, Address(node.pipeline.ae_title, "127.0.0.1", node.port), "SCANNER")
+    assert report.ok, report.summary()
+
+
+def _sender_storescu(node, datasets, folder):
+    storescu = require_tool("storescu")
+    _write(datasets, folder)
+    subprocess.run(
+        [storescu, "-aet", "SCANNER", "-aec", node.pipeline.ae_title, "+sd", "+r",
+         "127.0.0.1", str(node.port), str(folder)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("sender", [_sender_pynetdicom, _sender_storescu], ids=["pynetdicom", "storescu"])
+def test_derived_series_reaches_a_pynetdicom_scp(sender, tmp_path):
+    sent = series("E2E", count=SLICES)
+    with RecordingSCP("PACS") as pacs:
+        with running(load_pipeline(str(EXAMPLE)), destination=pacs.address) as node:
+            jobs = JobRecorder(node)
+            sender(node, sent, tmp_path / "in")
+            assert node.wait_idle(60)
+        assert len(jobs.finished) == 1 and not jobs.failed
+        _check_derived(sent, pacs.received)
+
+
+@pytest.mark.parametrize("sender", [_sender_pynetdicom, _sender_storescu], ids=["pynetdicom", "storescu"])
+def test_derived_series_reaches_dcmtk_storescp(sender, tmp_path):
+    storescp = require_tool("storescp")
+    port = free_port()
+    out = tmp_path / "out"
+    out.mkdir()
+    server = subprocess.Popen(
+        [storescp, "-aet", "DCMTKPACS", "-od", str(out), "--fork", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        address = Address("DCMTKPACS", "127.0.0.1", port)
+        _wait_until_listening(address, server)
+        sent = series("E2E-DCMTK", count=SLICES)
+        with running(load_pipeline(str(EXAMPLE)), destination=address) as node:
+            jobs = JobRecorder(node)
+            sender(node, sent, tmp_path / "in")
+            # The job ends only after storescp acknowledged (and wrote) every instance.
+            assert node.wait_idle(60)
+        assert len(jobs.finished) == 1 and not jobs.failed
+        received = [dcmread(p) for p in sorted(out.iterdir())]
+        _check_derived(sent, received)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _wait_until_listening(address: Address, server: subprocess.Popen[bytes]) -> None:
+    import time
+
+    from dcmnode.errors import NetworkError
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "storescp exited"
+        try:
+            if echo(address, "PROBE", timeout=2) == 0:
+                return
+        except NetworkError:
+            time.sleep(0.1)  # waiting for an external process to bind, not for a race
+    raise AssertionError("storescp did not start")
