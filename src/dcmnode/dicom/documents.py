@@ -37,9 +37,8 @@ def render_pdf(title: str, figures: Sequence[Any] = (),
     ``figures`` are matplotlib figures; ``table`` is a list of rows whose first
     row is the header.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)  # no display on a server
+    # Figure and PdfPages need no pyplot and no backend switch, so nothing
+    # process-wide changes (no display is needed on a server either).
     from matplotlib.backends.backend_pdf import PdfPages
     from matplotlib.figure import Figure
 
