@@ -29,8 +29,10 @@ _FALSE = {"0", "false", "no", "off"}
 
 def settings_of(cls: type) -> dict[str, Any]:
     """Map every setting of pipeline class *cls* to its annotation (or ``Any``)."""
+    from dcmnode.runners.base import Runner  # named in Pipeline's annotations
+
     try:
-        hints = typing.get_type_hints(cls)
+        hints = typing.get_type_hints(cls, localns={"Runner": Runner})
     except Exception:  # unresolvable user annotations: fall back to value types
         hints = {}
     found: dict[str, Any] = {}

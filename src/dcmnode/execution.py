@@ -1,29 +1,48 @@
-"""Running one job: grind, process, export, clean up -- inside one error boundary."""
+"""Running one job: `compute` (grind + process) and `JobCompletion` (export + clean-up)."""
 
 from __future__ import annotations
 
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from dcmnode import events
 from dcmnode.activity import Activity
 from dcmnode.events import EventBus
 from dcmnode.job import Job
-from dcmnode.outputs.base import ExportContext, normalise
+from dcmnode.outputs.base import ExportContext, Output, normalise
 from dcmnode.pipeline import Pipeline
 from dcmnode.store.memory import MemoryStore
 
 log = logging.getLogger("dcmnode.job")
 
 
-class JobExecutor:
-    """The callable a runner executes for each job. It never raises.
+def compute(pipeline: Pipeline, job: Job) -> list[Output]:
+    """Grind every input and call ``process``; return the outputs to export.
 
-    Success drops exactly the generation the job was given; any exception
-    (in a grinder, in ``process`` or in an output) marks the job failed and
-    keeps that generation, with the reason, in the store.
+    This is the part of a job that runs wherever the runner puts it (a
+    thread, a child process, a Dask worker): it needs only the pipeline and
+    the job's data, never the node's store or sockets.
+    """
+    for name, inp in pipeline.input_objects.items():
+        datasets = job.datasets.get(name, [])
+        job.inputs[name] = inp.grind(datasets) if datasets else None
+    return list(normalise(pipeline.process(job)))
+
+
+def describe_error(exc: BaseException) -> str:
+    """The reason text stored with a failed job: type, message and traceback."""
+    trace = "".join(traceback.format_exception(exc))
+    return f"{type(exc).__name__}: {exc}\n{trace}"
+
+
+class JobCompletion:
+    """The node's side of every job: events, export, clean-up. Never raises.
+
+    Success drops exactly the generation the job was given; any error (in a
+    grinder, in ``process`` or in an output) marks the job failed and keeps
+    that generation, with the reason, in the store.
     """
 
     def __init__(
@@ -39,24 +58,23 @@ class JobExecutor:
         self.activity = activity
         self.bus = bus
         self.recheck = recheck
+        self._started: dict[str, float] = {}
 
-    def __call__(self, job: Job) -> None:
-        started = time.monotonic()
-        error: str | None = None
-        self.bus.emit(events.JOB_STARTED, job=job)
+    def started(self, job: Job) -> None:
+        """Record the start of *job* and tell the event hooks."""
+        self._started[job.id] = time.monotonic()
         log.info("%s: started", job)
+        self.bus.emit(events.JOB_STARTED, job=job)
+
+    def finished(self, job: Job, outputs: Sequence[Output] | None, error: str | None) -> None:
+        """Export *outputs* (or record *error*), clean up, and look at the patient again."""
         try:
-            self._run(job)
-        except BaseException as exc:  # noqa: BLE001 - the boundary of the worker thread
-            error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
-            log.error("%s failed: %s: %s", job, type(exc).__name__, exc, exc_info=True)
-        duration = time.monotonic() - started
-        try:
-            due = self.store.finish(job.patient_id, job.id, error)
-        except Exception:
-            log.exception("%s: could not record the end of the job", job)
-            due = False
-        try:
+            if error is None:
+                error = self._export(job, outputs or [])
+            else:
+                log.error("%s failed: %s", job, error.splitlines()[0])
+            duration = time.monotonic() - self._started.pop(job.id, time.monotonic())
+            due = self._finish(job, error)
             if error is None:
                 log.info("%s: finished in %.2f s", job, duration)
                 self.bus.emit(events.JOB_FINISHED, job=job, duration=duration)
@@ -67,14 +85,22 @@ class JobExecutor:
         finally:
             self.activity.end()
 
-    def _run(self, job: Job) -> None:
-        for name, inp in self.pipeline.input_objects.items():
-            datasets = job.datasets.get(name, [])
-            job.inputs[name] = inp.grind(datasets) if datasets else None
-        outputs = normalise(self.pipeline.process(job))
+    def _export(self, job: Job, outputs: Sequence[Output]) -> str | None:
         context = ExportContext(
             self.pipeline.ae_title, job.id, job.patient_id, self.pipeline.export_timeout
         )
-        for output in outputs:
-            log.info("%s: exporting %s", job, output.describe())
-            output.export(context)
+        try:
+            for output in outputs:
+                log.info("%s: exporting %s", job, output.describe())
+                output.export(context)
+        except Exception as exc:
+            log.error("%s: export failed: %s", job, exc, exc_info=True)
+            return describe_error(exc)
+        return None
+
+    def _finish(self, job: Job, error: str | None) -> bool:
+        try:
+            return self.store.finish(job.patient_id, job.id, error)
+        except Exception:
+            log.exception("%s: could not record the end of the job", job)
+            return False

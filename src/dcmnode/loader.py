@@ -44,11 +44,16 @@ def load_pipeline(spec: str) -> type[Pipeline]:
         if class_name not in found:
             known = ", ".join(sorted(found)) or "none"
             raise ConfigError(f"{path} has no Pipeline subclass {class_name!r} (found: {known})")
-        return found[class_name]
-    if len(found) != 1:
+        cls = found[class_name]
+    elif len(found) != 1:
         names = ", ".join(sorted(found)) or "none"
         raise ConfigError(
             f"{path} defines {len(found)} Pipeline subclasses ({names}); "
             f"name one as {path}:ClassName"
         )
-    return next(iter(found.values()))
+    else:
+        cls = next(iter(found.values()))
+    # Where the class came from, so that a runner can load it again in a
+    # fresh process (the synthetic module name cannot be imported there).
+    cls._source = f"{path.resolve()}:{cls.__name__}"
+    return cls

@@ -11,7 +11,7 @@ from dcmnode import events
 from dcmnode.activity import Activity
 from dcmnode.dispatch import Dispatcher
 from dcmnode.events import EventBus
-from dcmnode.execution import JobExecutor
+from dcmnode.execution import JobCompletion
 from dcmnode.network.scp import StorageSCP
 from dcmnode.pipeline import Pipeline
 from dcmnode.routing import AssociationContext, Router
@@ -50,7 +50,7 @@ class Node:
         self._dispatcher = Dispatcher(
             self.store, pipeline.input_objects, self.runner.submit, self.activity, self.events
         )
-        self._executor = JobExecutor(
+        self._completion = JobCompletion(
             pipeline, self.store, self.activity, self.events, self._dispatcher.check
         )
         self._scp = StorageSCP(
@@ -75,7 +75,7 @@ class Node:
         if self._started:
             raise RuntimeError("node already started")
         self._started = True
-        self.runner.start(self._executor)
+        self.runner.start(self.pipeline, self._completion)
         self._dispatcher.start()
         self._scp.start()
         host, port = self.address

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydicom.dataset import Dataset
 
@@ -13,7 +13,9 @@ from dcmnode.inputs.base import Input
 from dcmnode.inputs.tags import resolve_tag
 from dcmnode.job import Job
 from dcmnode.network.address import check_ae_title, check_port
-from dcmnode.runners.base import Runner
+
+if TYPE_CHECKING:
+    from dcmnode.runners.base import Runner
 
 UNROUTED_CHOICES = ("reject", "discard")
 
@@ -76,6 +78,8 @@ class Pipeline:
 
     inputs: ClassVar[Mapping[str, type[Input]]] = {}
     runner: ClassVar[Runner | None] = None
+    _source: ClassVar[str | None] = None
+    """``"path.py:Class"`` when loaded by ``dcmnode run``, so runners can reload it elsewhere."""
 
     def __init__(self, **settings: Any) -> None:
         known = settings_of(type(self))
@@ -125,6 +129,8 @@ class Pipeline:
             raise PipelineError(f"{name}.inputs: at least one input must not be optional")
         if type(self).process is Pipeline.process:
             raise PipelineError(f"{name}: implement process(self, job)")
+        from dcmnode.runners.base import Runner
+
         if self.runner is not None and not isinstance(self.runner, Runner):
             raise PipelineError(f"{name}.runner: expected a Runner, got {self.runner!r}")
 

@@ -3,22 +3,40 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
-from dcmnode.job import Job
+if TYPE_CHECKING:  # the pipeline module refers to runners: avoid the import cycle
+    from dcmnode.job import Job
+    from dcmnode.outputs.base import Output
+    from dcmnode.pipeline import Pipeline
 
-Execute = Callable[[Job], None]
+
+class RunnerHooks(Protocol):
+    """What a runner reports back to the node, from any thread of the node process."""
+
+    def started(self, job: Job) -> None:
+        """The job began to run."""
+
+    def finished(self, job: Job, outputs: Sequence[Output] | None, error: str | None) -> None:
+        """The job ended: outputs to export, or an error text (reason and traceback).
+
+        Exports the outputs and cleans up; may take a while (network I/O).
+        Never raises.
+        """
 
 
 class Runner(ABC):
     """Executes jobs. The node calls `start` once, `submit` per job, `stop` at the end.
 
-    ``execute(job)`` is the node's whole job (grind, process, export,
-    clean-up) with its own error boundary: it never raises.
+    For each job a runner calls ``hooks.started(job)``, then
+    ``dcmnode.execution.compute(pipeline, job)`` -- grinders and ``process``,
+    which may run in another thread, process or machine -- and finally
+    ``hooks.finished(job, outputs, error)`` in the node process.
     """
 
     @abstractmethod
-    def start(self, execute: Execute) -> None:
+    def start(self, pipeline: Pipeline, hooks: RunnerHooks) -> None:
         """Start the workers."""
 
     @abstractmethod

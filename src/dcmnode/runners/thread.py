@@ -8,8 +8,10 @@ import threading
 import time
 
 from dcmnode.errors import ConfigError
+from dcmnode.execution import compute, describe_error
 from dcmnode.job import Job
-from dcmnode.runners.base import Execute, Runner
+from dcmnode.pipeline import Pipeline
+from dcmnode.runners.base import Runner, RunnerHooks
 
 log = logging.getLogger("dcmnode.runner")
 
@@ -42,12 +44,14 @@ class ThreadRunner(Runner):
         self.queue_size = queue_size
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=queue_size)
         self._threads: list[threading.Thread] = []
-        self._execute: Execute | None = None
+        self._pipeline: Pipeline | None = None
+        self._hooks: RunnerHooks | None = None
 
-    def start(self, execute: Execute) -> None:
+    def start(self, pipeline: Pipeline, hooks: RunnerHooks) -> None:
         if self._threads:
             raise RuntimeError("ThreadRunner already started")
-        self._execute = execute
+        self._pipeline = pipeline
+        self._hooks = hooks
         for index in range(self.workers):
             thread = threading.Thread(
                 target=self._work, name=f"dcmnode-worker-{index}", daemon=True
@@ -68,12 +72,18 @@ class ThreadRunner(Runner):
             self._queue.put(job)
 
     def _work(self) -> None:
-        assert self._execute is not None
+        assert self._pipeline is not None and self._hooks is not None
         while True:
             job = self._queue.get()
             if job is _STOP:
                 return
-            self._execute(job)
+            self._hooks.started(job)
+            try:
+                outputs = compute(self._pipeline, job)
+            except BaseException as exc:  # noqa: BLE001 - the worker's error boundary
+                self._hooks.finished(job, None, describe_error(exc))
+            else:
+                self._hooks.finished(job, outputs, None)
 
     def stop(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
