@@ -67,7 +67,7 @@ def test_run_serves_until_sigterm_and_applies_settings(tmp_path):
         child = subprocess.Popen(
             [sys.executable, "-m", "dcmnode", "run", str(EXAMPLE), "--port", str(port),
              "--config", str(config), "--set", f"destination={pacs.address}",
-             "--ae-title", "FROMCLI"],
+             "--ae-title", "FROMCLI", "--set", f"data_directory={tmp_path / 'data'}"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "DCMNODE_WORKERS": "2"},
         )  # fmt: skip

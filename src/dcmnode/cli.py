@@ -115,6 +115,30 @@ def _cmd_store(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _cmd_failed(args: argparse.Namespace) -> int:
+    import time
+
+    from dcmnode.store import admin
+
+    if args.action == "list":
+        jobs = admin.failed_jobs(args.data_directory)
+        if not jobs:
+            print("no failed jobs")
+        for job in jobs:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.updated))
+            first = job.reason.splitlines()[0] if job.reason else ""
+            print(f"{job.job_id}  patient {job.patient!r}  {job.instances} instances  {when}")
+            print(f"    {first}")
+        return 0
+    if args.patient is None and args.job is None and not args.all:
+        raise DcmnodeError(f"failed {args.action}: name --patient, --job or --all")
+    action = admin.retry if args.action == "retry" else admin.discard
+    count = action(args.data_directory, args.patient, args.job)
+    verb = "due again at the next start" if args.action == "retry" else "deleted"
+    print(f"{count} failed jobs {verb}")
+    return 0 if count else 1
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from dcmnode.demo import run_demo
 
@@ -153,6 +177,16 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--aec", default="ANY-SCP", help="their (called) AE title")
         cmd.add_argument("--timeout", type=float, default=30.0, help="seconds per exchange")
         cmd.set_defaults(func=func)
+
+    failed = sub.add_parser(
+        "failed", help="list, retry or discard failed jobs in a data directory (node stopped)"
+    )
+    failed.add_argument("action", choices=["list", "retry", "discard"])
+    failed.add_argument("data_directory", help="the node's data_directory")
+    failed.add_argument("--patient", help="only this patient's jobs")
+    failed.add_argument("--job", help="only this job")
+    failed.add_argument("--all", action="store_true", help="every failed job")
+    failed.set_defaults(func=_cmd_failed)
 
     demo = sub.add_parser("demo", help="run a pipeline end to end on synthetic data")
     demo.add_argument(

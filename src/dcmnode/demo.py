@@ -68,6 +68,7 @@ def run_demo(pipeline: str | None = None, count: int = 24) -> int:
             sys.executable, "-m", "dcmnode", "run", spec,
             "--port", str(port), "--host", "127.0.0.1",
             "--set", f"destination={pacs.address}",
+            "--set", f"data_directory={Path(tmp) / 'data'}",
         ]  # fmt: skip
         print(f"2. starting the node: dcmnode run {spec} --port {port} "
               f"--set destination={pacs.address}")  # fmt: skip

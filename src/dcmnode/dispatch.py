@@ -19,7 +19,7 @@ from dcmnode.events import EventBus
 from dcmnode.inputs.base import Input, by_instance_number
 from dcmnode.job import Job, new_job_id
 from dcmnode.store.memory import MemoryStore
-from dcmnode.store.model import Snapshot
+from dcmnode.store.model import Instance, Snapshot
 
 log = logging.getLogger("dcmnode.dispatch")
 
@@ -91,12 +91,14 @@ class Dispatcher:
         snapshot = self.store.snapshot(patient)
         if snapshot is None or not self._ready(snapshot):
             return
+        ordered = {name: _ordered(snapshot.inputs.get(name, ())) for name in self.inputs}
         job = Job(
             new_job_id(),
             patient,
             snapshot.generation,
-            {name: by_instance_number(snapshot.datasets(name)) for name in self.inputs},
+            {name: [i.dataset for i in group] for name, group in ordered.items()},
             snapshot.sender,
+            paths={name: [i.path for i in group] for name, group in ordered.items()},
         )
         if not self.store.claim(snapshot, job.id):
             # Data arrived between snapshot and claim: look again. The
@@ -136,3 +138,9 @@ class Dispatcher:
                 log.debug("patient %r: input %r not complete yet", snapshot.patient, name)
                 return False
         return True
+
+
+def _ordered(instances: tuple[Instance, ...]) -> list[Instance]:
+    """Instances in the order of their datasets under `by_instance_number`."""
+    by_id = {id(i.dataset): i for i in instances}
+    return [by_id[id(ds)] for ds in by_instance_number([i.dataset for i in instances])]

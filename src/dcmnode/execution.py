@@ -25,6 +25,7 @@ def compute(pipeline: Pipeline, job: Job) -> list[Output]:
     thread, a child process, a Dask worker): it needs only the pipeline and
     the job's data, never the node's store or sockets.
     """
+    job.load()
     for name, inp in pipeline.input_objects.items():
         datasets = job.datasets.get(name, [])
         job.inputs[name] = inp.grind(datasets) if datasets else None

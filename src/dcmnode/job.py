@@ -51,6 +51,26 @@ class Job:
     sender: Sender
     inputs: dict[str, Any] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
+    paths: Mapping[str, list[str | None]] = field(default_factory=dict)
+    """Input name -> file of each dataset (same order), for an on-disk store."""
+
+    def load(self) -> None:
+        """Replace header-only datasets by the full ones read from their files.
+
+        Runs where the job runs, just before grinding, so that waiting
+        patients never hold pixel data in memory. Idempotent.
+        """
+        from pydicom import dcmread
+
+        loaded: dict[str, list[Dataset]] = {}
+        for name, datasets in self.datasets.items():
+            paths = self.paths.get(name, [])
+            loaded[name] = [
+                dcmread(path) if path else ds
+                for ds, path in zip(datasets, paths or [None] * len(datasets), strict=True)
+            ]
+        self.datasets = loaded
+        self.paths = {}
 
     @property
     def instance_count(self) -> int:

@@ -17,6 +17,7 @@ from dcmnode.pipeline import Pipeline
 from dcmnode.routing import AssociationContext, Router
 from dcmnode.runners.base import Runner
 from dcmnode.runners.thread import ThreadRunner
+from dcmnode.store.disk import DiskStore
 from dcmnode.store.memory import MemoryStore
 
 log = logging.getLogger("dcmnode.node")
@@ -40,7 +41,15 @@ class Node:
 
     def __init__(self, pipeline: Pipeline, store: MemoryStore | None = None) -> None:
         self.pipeline = pipeline
-        self.store = store if store is not None else MemoryStore()
+        if store is None:
+            store = (
+                MemoryStore()
+                if pipeline.data_directory is None
+                else DiskStore(
+                    pipeline.data_directory, pipeline.fsync, pipeline.min_free_mb * 1024 * 1024
+                )
+            )
+        self.store = store
         self.events = EventBus()
         self.activity = Activity()
         self.runner: Runner = pipeline.runner or ThreadRunner(
@@ -77,6 +86,7 @@ class Node:
         self._started = True
         self.runner.start(self.pipeline, self._completion)
         self._dispatcher.start()
+        self._recover()
         self._scp.start()
         host, port = self.address
         log.info(
@@ -88,6 +98,17 @@ class Node:
             ", ".join(self.pipeline.input_objects),
         )
         return self
+
+    def _recover(self) -> None:
+        """After a restart: take back unindexed files and check every waiting patient."""
+        if isinstance(self.store, DiskStore):
+            for path in self.store.orphans:
+                self._router.adopt(path)
+            self.store.orphans = []
+        pending = self.store.pending()
+        if pending:
+            log.info("checking %d patients with data from before the start", len(pending))
+            self._dispatcher.check(pending)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -120,6 +141,8 @@ class Node:
             _wait(lambda: self._scp.open_count() == 0, time.monotonic() + 5)
         self._dispatcher.stop(max(0.1, deadline - time.monotonic()))
         clean = self.runner.stop(max(0.1, deadline - time.monotonic()))
+        if isinstance(self.store, DiskStore):
+            self.store.close()
         log.info("stopped%s", "" if clean else " with jobs unfinished")
         return clean
 

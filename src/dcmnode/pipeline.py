@@ -58,6 +58,14 @@ class Pipeline:
     network_timeout, export_timeout : float
         Seconds of silence before an association is dropped; timeout of an
         outgoing C-STORE exchange.
+    data_directory : str or None
+        Where received instances and the index live (relative to the working
+        directory). None keeps everything in memory: fast, and lost on exit.
+    fsync : bool
+        fsync every file before a success status (safe against power loss).
+    min_free_mb : int
+        Below this much free space in the data directory, C-STOREs are
+        refused with 0xA700 until space returns.
     runner : Runner or None
         Where jobs run; None means ``ThreadRunner(workers, queue_size)``.
     """
@@ -75,6 +83,9 @@ class Pipeline:
     shutdown_timeout: float = 30.0
     network_timeout: float = 60.0
     export_timeout: float = 60.0
+    data_directory: str | None = "dcmnode-data"
+    fsync: bool = True
+    min_free_mb: int = 1024
 
     inputs: ClassVar[Mapping[str, type[Input]]] = {}
     runner: ClassVar[Runner | None] = None
@@ -109,6 +120,12 @@ class Pipeline:
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{name}: must be a positive number of seconds, got {value!r}")
+        if isinstance(self.min_free_mb, bool) or not isinstance(self.min_free_mb, int) or (
+            self.min_free_mb < 0
+        ):
+            raise ConfigError(f"min_free_mb: must be a whole number >= 0, got {self.min_free_mb!r}")
+        if self.data_directory is not None and not str(self.data_directory).strip():
+            raise ConfigError("data_directory: give a folder, or none for memory only")
         if self.unrouted not in UNROUTED_CHOICES:
             raise ConfigError(f"unrouted: must be one of {UNROUTED_CHOICES}, got {self.unrouted!r}")
         self.allowed_calling_aes = [

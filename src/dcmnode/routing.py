@@ -8,8 +8,11 @@ waits for processing (DESIGN.md, house rule 4).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from dcmnode import events
@@ -17,6 +20,7 @@ from dcmnode.events import EventBus
 from dcmnode.inputs.tags import resolve_tag
 from dcmnode.network.status import Status
 from dcmnode.pipeline import Pipeline
+from dcmnode.store.disk import DiskStore, OutOfSpace, header_only
 from dcmnode.store.memory import MemoryStore
 from dcmnode.store.model import Instance, Sender
 
@@ -58,10 +62,19 @@ class Router:
         self.uses_filter = type(pipeline).filter is not Pipeline.filter
         self.discard = pipeline.unrouted == "discard"
 
-    def receive(self, context: AssociationContext, dataset: Dataset) -> int:
-        """Route one data set and return the C-STORE status for it. Never raises."""
+    def receive(
+        self,
+        context: AssociationContext,
+        dataset: Dataset,
+        encoded: Callable[[], bytes] | None = None,
+    ) -> int:
+        """Route one data set and return the C-STORE status for it. Never raises.
+
+        *encoded* returns the data set as a Part-10 file, as received; a
+        persistent store writes it before the instance is acknowledged.
+        """
         try:
-            status = self._receive(context, dataset)
+            status = self._receive(context, dataset, encoded)
         except Exception:
             log.exception("%s: unexpected error while storing", context)
             status = Status.PROCESSING_FAILURE
@@ -71,7 +84,13 @@ class Router:
             context.refused[status] = context.refused.get(status, 0) + 1
         return int(status)
 
-    def _receive(self, context: AssociationContext, dataset: Dataset) -> Status:
+    def _receive(
+        self,
+        context: AssociationContext,
+        dataset: Dataset,
+        encoded: Callable[[], bytes] | None,
+        adopted: str | None = None,
+    ) -> Status:
         try:
             sop_uid = str(dataset.SOPInstanceUID)
             sop_class = str(dataset.SOPClassUID)
@@ -99,8 +118,23 @@ class Router:
         ]
         if not routes:
             return self._unwanted(context, Status.NOT_ROUTED, sop_uid, "no input accepts it", patient)
-        instance = Instance(sop_uid, sop_class, series_uid, dataset)
+        path: str | None = None
+        receipt = ""
+        if adopted is not None:
+            path, receipt = adopted, Path(adopted).stem
+        elif isinstance(self.store, DiskStore):
+            if encoded is None:
+                raise ValueError("a persistent store needs the encoded data set")
+            try:
+                path, receipt = self.store.write(patient, encoded())
+            except OutOfSpace as exc:
+                log.error("%s: patient %r: instance %s refused: %s", context, patient, sop_uid, exc)
+                return self._refuse(context, Status.OUT_OF_RESOURCES, sop_uid, str(exc))
+            header_only(dataset)
+        instance = Instance(sop_uid, sop_class, series_uid, dataset, path, receipt)
         result = self.store.add(context.id, patient, routes, instance, context.sender)
+        if not result.inputs and path is not None and adopted is None:
+            self.store.discard_file(path)  # type: ignore[attr-defined]
         if not result.inputs:
             return self._unwanted(
                 context,
@@ -116,6 +150,23 @@ class Router:
             inputs=result.inputs,
         )
         return Status.SUCCESS
+
+    def adopt(self, path: Path) -> int:
+        """Route a file found in the data directory but missing from its index (restart)."""
+        context = AssociationContext(0, Sender("(restart)", "local"))
+        try:
+            dataset = dcmread(path, stop_before_pixels=True)
+        except Exception as exc:
+            log.warning("restart: cannot read %s (%s); left in place", path, exc)
+            return int(Status.CANNOT_PARSE)
+        try:
+            status = self._receive(context, dataset, None, adopted=str(path))
+        except Exception:
+            log.exception("restart: could not route %s", path)
+            return int(Status.PROCESSING_FAILURE)
+        if status != Status.SUCCESS:
+            log.warning("restart: %s not taken back (0x%04X); left in place", path, status)
+        return int(status)
 
     def _unwanted(
         self,

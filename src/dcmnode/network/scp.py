@@ -30,7 +30,7 @@ log = logging.getLogger("dcmnode.scp")
 _ids = itertools.count(1)
 
 OnOpen = Callable[[AssociationContext], None]
-OnStore = Callable[[AssociationContext, Dataset], int]
+OnStore = Callable[[AssociationContext, Dataset, Callable[[], bytes]], int]
 OnClose = Callable[[AssociationContext], None]
 
 
@@ -42,8 +42,10 @@ class StorageSCP:
     ae_title, host, port :
         Identity and listening address (port 0 picks a free port).
     on_open, on_store, on_close :
-        Called with the association's context. ``on_store`` returns the
-        status; ``on_close`` runs exactly once per ``on_open``.
+        Called with the association's context. ``on_store`` also gets the
+        decoded data set and a function returning it encoded as a Part-10
+        file exactly as received; it returns the status. ``on_close`` runs
+        exactly once per ``on_open``.
     require_called_ae : bool
         Reject associations whose called AE title is not ours.
     allowed_calling_aes : list of str
@@ -160,7 +162,7 @@ class StorageSCP:
         except Exception as exc:
             log.warning("%s: data set could not be decoded: %s", context, exc)
             return int(Status.CANNOT_PARSE)
-        return self._on_store(context, dataset)
+        return self._on_store(context, dataset, event.encoded_dataset)
 
 
 class _ContextList(list[Any]):

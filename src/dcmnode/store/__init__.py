@@ -1,5 +1,6 @@
 """The store: the only state shared between threads."""
 
+from dcmnode.store.disk import DiskStore, OutOfSpace
 from dcmnode.store.memory import MemoryStore
 from dcmnode.store.model import (
     AddResult,
@@ -12,6 +13,8 @@ from dcmnode.store.model import (
 
 __all__ = [
     "AddResult",
+    "DiskStore",
+    "OutOfSpace",
     "FailedGeneration",
     "Instance",
     "MemoryStore",

@@ -57,10 +57,16 @@ class MemoryStore:
     clean-up (`finish`).
     """
 
+    persistent = False
+    """True for stores whose instances live in files (see `DiskStore`)."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._patients: dict[str, _Patient] = {}
         self._open: dict[int, set[str]] = {}
+
+    def _record(self, op: str, **data: object) -> None:
+        """Called under the lock at every state change; a durable store journals it."""
 
     # -- associations -------------------------------------------------------
 
@@ -125,10 +131,21 @@ class MemoryStore:
                     continue
                 if held is None:
                     held = generation.inputs[name] = {}
-                replaced |= instance.sop_instance_uid in held
+                old = held.get(instance.sop_instance_uid)
+                if old is not None:
+                    replaced = True
+                    if old.receipt != instance.receipt:
+                        self._record("replace", old=old, patient=patient)
                 held[instance.sop_instance_uid] = instance
                 taken.append(name)
             if taken:
+                self._record(
+                    "add",
+                    instance=instance,
+                    patient=patient,
+                    generation=generation.number,
+                    inputs=tuple(taken),
+                )
                 generation.version += 1
                 generation.sender = sender
                 if association in self._open:
@@ -178,6 +195,7 @@ class MemoryStore:
                 return False
             record.running = (job_id, generation)
             record.collecting = _Generation(generation.number + 1)
+            self._record("claim", job_id=job_id, patient=snapshot.patient, generation=generation.number)
             return True
 
     def finish(self, patient: str, job_id: str, error: str | None = None) -> bool:
@@ -193,6 +211,7 @@ class MemoryStore:
                 raise KeyError(f"job {job_id} of patient {patient!r} is not running")
             _, generation = record.running
             record.running = None
+            self._record("finish", job_id=job_id, patient=patient, error=error, generation=generation)
             if error is not None:
                 record.failed.append(
                     FailedGeneration(
@@ -203,6 +222,57 @@ class MemoryStore:
             if record.is_idle():
                 del self._patients[patient]
             return due
+
+    def retry_failed(self, patient: str) -> int:
+        """Move the patient's failed generations back into its collecting one.
+
+        Returns how many instances are due again (the caller then asks for a
+        check). Newer data for the same SOP instance wins.
+        """
+        with self._lock:
+            record = self._patients.get(patient)
+            if record is None or not record.failed:
+                return 0
+            collecting = record.collecting
+            for failed in record.failed:
+                for name, instances in failed.inputs.items():
+                    held = collecting.inputs.setdefault(name, {})
+                    for instance in instances:
+                        held.setdefault(instance.sop_instance_uid, instance)
+                self._record(
+                    "retry", job_id=failed.job_id, patient=patient, generation=collecting.number
+                )
+            collecting.version += 1
+            record.failed = []
+            return len({uid for held in collecting.inputs.values() for uid in held})
+
+    def discard_failed(self, patient: str) -> list[Instance]:
+        """Forget the patient's failed generations; returns their instances (to delete files)."""
+        with self._lock:
+            record = self._patients.get(patient)
+            if record is None:
+                return []
+            gone = [i for f in record.failed for group in f.inputs.values() for i in group]
+            for failed in record.failed:
+                self._record("discard", job_id=failed.job_id, patient=patient)
+            record.failed = []
+            if record.is_idle():
+                del self._patients[patient]
+            return gone
+
+    def _restore(
+        self,
+        patient: str,
+        generation: int,
+        inputs: dict[str, dict[str, Instance]],
+        failed: list[FailedGeneration],
+    ) -> None:
+        """Load a patient's state read back from disk (restart); journals nothing."""
+        with self._lock:
+            record = _Patient(patient, _Generation(generation, inputs, 1 if inputs else 0))
+            record.failed = list(failed)
+            if not record.is_idle():
+                self._patients[patient] = record
 
     # -- reading ----------------------------------------------------------------
 

@@ -25,14 +25,27 @@ class Sender:
 class Instance:
     """One stored SOP instance.
 
-    ``dataset`` is the full data set as received (``file_meta`` carries the
-    transfer syntax it arrived in).
+    In memory, ``dataset`` is the full data set as received (``file_meta``
+    carries the transfer syntax it arrived in). On disk, ``path`` is the
+    file and ``dataset`` only its header: pixel data is read back when a
+    job needs it (`load`), not held while a study waits.
     """
 
     sop_instance_uid: str
     sop_class_uid: str
     series_instance_uid: str
     dataset: Dataset = field(repr=False, compare=False)
+    path: str | None = None
+    receipt: str = ""
+    """Unique id of this reception (the same SOP instance may be received twice)."""
+
+    def load(self) -> Dataset:
+        """The full data set: read from ``path`` when on disk."""
+        if self.path is None:
+            return self.dataset
+        from pydicom import dcmread
+
+        return dcmread(self.path)
 
 
 @dataclass(frozen=True)
@@ -60,7 +73,7 @@ class Snapshot:
     sender: Sender
 
     def datasets(self, name: str) -> list[Dataset]:
-        """The datasets of input *name* (empty if none arrived)."""
+        """The datasets (headers, for an on-disk store) of input *name*."""
         return [instance.dataset for instance in self.inputs.get(name, ())]
 
     @property

@@ -15,8 +15,10 @@ def running(pipeline_class: type[Pipeline], **settings: Any) -> Iterator[Node]:
     """Start *pipeline_class* on 127.0.0.1 and a free port; stop it afterwards.
 
     Settings are passed to the pipeline; ``host`` and ``port`` default to
-    loopback and 0 (a free port), and ``shutdown_timeout`` to 10 seconds.
+    loopback and 0 (a free port), ``shutdown_timeout`` to 10 seconds and
+    ``data_directory`` to None (memory only) unless given.
     """
+    settings.setdefault("data_directory", None)
     settings.setdefault("host", "127.0.0.1")
     settings.setdefault("port", 0)
     settings.setdefault("shutdown_timeout", 10.0)

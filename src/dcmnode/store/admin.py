@@ -1,0 +1,89 @@
+"""Acting on a data directory while its node is stopped: list, retry, discard failed jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dcmnode.errors import DcmnodeError
+from dcmnode.store.index import connect, rows, transaction
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    """A failed job as the index records it."""
+
+    job_id: str
+    patient: str
+    instances: int
+    reason: str
+    updated: float
+
+
+def _open(directory: str | Path):  # type: ignore[no-untyped-def]
+    index = Path(directory) / "index.sqlite"
+    if not index.is_file():
+        raise DcmnodeError(f"{directory} is not a dcmnode data directory (no index.sqlite)")
+    return connect(index)
+
+
+def failed_jobs(directory: str | Path) -> list[FailedJob]:
+    """Every failed job in the data directory, oldest first."""
+    db = _open(directory)
+    try:
+        return [
+            FailedJob(job_id, patient, count, reason or "", updated)
+            for job_id, patient, reason, updated, count in db.execute(
+                "SELECT j.job_id, j.patient, j.reason, j.updated, COUNT(i.receipt) FROM jobs j "
+                "LEFT JOIN instances i ON i.job = j.job_id WHERE j.state='failed' "
+                "GROUP BY j.job_id ORDER BY j.updated"
+            )
+        ]
+    finally:
+        db.close()
+
+
+def _select(db, patient: str | None, job_id: str | None) -> list[str]:  # type: ignore[no-untyped-def]
+    query = "SELECT job_id FROM jobs WHERE state='failed'"
+    args: list[str] = []
+    if patient is not None:
+        query += " AND patient=?"
+        args.append(patient)
+    if job_id is not None:
+        query += " AND job_id=?"
+        args.append(job_id)
+    return [j for (j,) in db.execute(query, args)]
+
+
+def retry(directory: str | Path, patient: str | None = None, job_id: str | None = None) -> int:
+    """Make failed jobs' data due again: the node processes it at its next start.
+
+    Returns the number of jobs retried.
+    """
+    db = _open(directory)
+    try:
+        with transaction(db):
+            jobs = _select(db, patient, job_id)
+            for job in jobs:
+                db.execute("UPDATE instances SET job=NULL WHERE job=?", (job,))
+                db.execute("DELETE FROM jobs WHERE job_id=?", (job,))
+        return len(jobs)
+    finally:
+        db.close()
+
+
+def discard(directory: str | Path, patient: str | None = None, job_id: str | None = None) -> int:
+    """Delete failed jobs and their instance files for good. Returns the number of jobs."""
+    db = _open(directory)
+    try:
+        with transaction(db):
+            jobs = _select(db, patient, job_id)
+            doomed = [row.path for job in jobs for row in rows(db, "job=?", (job,))]
+            for job in jobs:
+                db.execute("DELETE FROM instances WHERE job=?", (job,))
+                db.execute("DELETE FROM jobs WHERE job_id=?", (job,))
+        for path in doomed:
+            Path(path).unlink(missing_ok=True)
+        return len(jobs)
+    finally:
+        db.close()
