@@ -109,3 +109,19 @@ def test_mr_reference_from_pydicom(dciodvfy: Validator) -> None:
     again = Volume.from_datasets(result)
     np.testing.assert_array_equal(again.array, volume.array // 2)
     np.testing.assert_allclose(again.affine, volume.affine, atol=1e-5)
+
+
+def test_a_cropped_volume_is_written_on_its_own_grid(ct_volume: Volume,
+                                                     dciodvfy: Validator) -> None:
+    shift = np.eye(4)
+    shift[:3, 3] = (2, 4, 3)  # start at slice 2, row 4, column 3
+    crop = Volume(ct_volume.array[2:6, 4:10, 3:9].copy(), ct_volume.affine @ shift)
+    result = derived_series(crop, ct_volume, series_description="Crop", series_number=8)
+    assert len(result) == 4 and (int(result[0].Rows), int(result[0].Columns)) == (6, 6)
+    assert "SourceImageSequence" not in result[0]  # not the source grid: no 1:1 sources
+    assert dciodvfy(result[0]) == []
+    again = Volume.from_datasets(result)
+    np.testing.assert_array_equal(again.array, crop.array)
+    np.testing.assert_allclose(again.world_coordinates(np.array([0, 0, 0])),
+                               ct_volume.world_coordinates(np.array([2, 4, 3])), atol=1e-5)
+    np.testing.assert_allclose(again.affine, crop.affine, atol=1e-5)
