@@ -156,7 +156,7 @@ def derived_series(
         template = _source_for_slice(ref_volume, by_uid, k if same_grid else 0)
         ds = _copy_header(template)
         identity.apply(ds, template, k)
-        _set_geometry(ds, volume, k)
+        _set_geometry(ds, volume, k, same_grid)
         _set_pixels(ds, stored[k], encoding, centre, width)
         if same_grid:
             _reference_source(ds, ref_volume, by_uid, k)
@@ -229,12 +229,14 @@ def _deep(value: Any) -> Any:
     return deepcopy(value)
 
 
-def _set_geometry(ds: Dataset, volume: Volume, k: int) -> None:
+def _set_geometry(ds: Dataset, volume: Volume, k: int, same_grid: bool) -> None:
     ds.ImagePositionPatient = [_ds(v) for v in volume.position_of(k)]
     ds.ImageOrientationPatient = [_ds(v) for v in volume.orientation]
     ds.PixelSpacing = [_ds(v) for v in volume.pixel_spacing]
     ds.SliceLocation = _ds(float(volume.slice_offsets[k]))
-    if "SliceThickness" not in ds or not ds.SliceThickness:
+    # The source's nominal thickness still describes its own grid; a new grid
+    # (resampled, cropped in depth) gets its slice spacing instead.
+    if not same_grid or not ds.get("SliceThickness"):
         ds.SliceThickness = _ds(volume.spacing[0])
     if ds.get("Modality") == "MR":
         ds.SpacingBetweenSlices = _ds(volume.spacing[0])
