@@ -28,7 +28,9 @@ def configure_logging(level: str) -> None:
         stream=sys.stderr,
     )
     # pynetdicom narrates every PDU at INFO; keep it for debugging only.
-    logging.getLogger("pynetdicom").setLevel(numeric if numeric <= logging.DEBUG else logging.WARNING)
+    logging.getLogger("pynetdicom").setLevel(
+        numeric if numeric <= logging.DEBUG else logging.WARNING
+    )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -109,7 +111,9 @@ def _cmd_store(args: argparse.Namespace) -> int:
     for label, count in sorted(report.summary().items()):
         print(f"{count:6d}  {label}")
     for item, status in report.failed[:20]:
-        print(f"failed: {item} ({'not sent' if status < 0 else f'0x{status:04X}'})", file=sys.stderr)
+        print(
+            f"failed: {item} ({'not sent' if status < 0 else f'0x{status:04X}'})", file=sys.stderr
+        )
     if len(report.failed) > 20:
         print(f"... and {len(report.failed) - 20} more failures", file=sys.stderr)
     return 0 if report.ok else 1

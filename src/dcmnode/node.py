@@ -52,9 +52,7 @@ class Node:
         self.store = store
         self.events = EventBus()
         self.activity = Activity()
-        self.runner: Runner = pipeline.runner or ThreadRunner(
-            pipeline.workers, pipeline.queue_size
-        )
+        self.runner: Runner = pipeline.runner or ThreadRunner(pipeline.workers, pipeline.queue_size)
         self._router = Router(pipeline, self.store, self.events)
         self._dispatcher = Dispatcher(
             self.store, pipeline.input_objects, self.runner.submit, self.activity, self.events

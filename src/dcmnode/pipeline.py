@@ -120,8 +120,10 @@ class Pipeline:
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{name}: must be a positive number of seconds, got {value!r}")
-        if isinstance(self.min_free_mb, bool) or not isinstance(self.min_free_mb, int) or (
-            self.min_free_mb < 0
+        if (
+            isinstance(self.min_free_mb, bool)
+            or not isinstance(self.min_free_mb, int)
+            or (self.min_free_mb < 0)
         ):
             raise ConfigError(f"min_free_mb: must be a whole number >= 0, got {self.min_free_mb!r}")
         if self.data_directory is not None and not str(self.data_directory).strip():

@@ -117,7 +117,9 @@ class Router:
             (name, type(inp).single_series) for name, inp in self.inputs if inp.accepts(dataset)
         ]
         if not routes:
-            return self._unwanted(context, Status.NOT_ROUTED, sop_uid, "no input accepts it", patient)
+            return self._unwanted(
+                context, Status.NOT_ROUTED, sop_uid, "no input accepts it", patient
+            )
         path: str | None = None
         receipt = ""
         if adopted is not None:
@@ -144,9 +146,14 @@ class Router:
                 patient,
             )
         if result.replaced:
-            log.info("%s: patient %r: instance %s received again; replaced", context, patient, sop_uid)
+            log.info(
+                "%s: patient %r: instance %s received again; replaced", context, patient, sop_uid
+            )
         self.bus.emit(
-            events.STORED, association=context.id, patient=patient, sop_instance_uid=sop_uid,
+            events.STORED,
+            association=context.id,
+            patient=patient,
+            sop_instance_uid=sop_uid,
             inputs=result.inputs,
         )
         return Status.SUCCESS
@@ -187,7 +194,10 @@ class Router:
         self, context: AssociationContext, status: Status, sop_uid: str | None, why: str
     ) -> Status:
         self.bus.emit(
-            events.REJECTED, association=context.id, sop_instance_uid=sop_uid,
-            status=int(status), reason=why,
+            events.REJECTED,
+            association=context.id,
+            sop_instance_uid=sop_uid,
+            status=int(status),
+            reason=why,
         )
         return status

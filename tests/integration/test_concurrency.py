@@ -93,8 +93,8 @@ def test_ct_and_pt_from_different_senders_make_one_job():
             pt_assoc = associate(node, "PET_SCANNER")
             barrier = threading.Barrier(2)
 
-            def send(assoc, datasets):
-                barrier.wait()
+            def send(assoc, datasets, barrier=barrier):
+                barrier.wait(60)
                 for ds in datasets:
                     assert assoc.send_c_store(ds).Status == 0
 

@@ -91,7 +91,7 @@ def test_hostile_names_never_leave_the_data_directory(tmp_path):
     data = tmp_path / "data"
     hostile = ["../../etc/passwd", "a/b\\c", "..", "x" * 64, "Ünïcødé^名前", "/abs/path"]
     with running(Waiting, data_directory=str(data)) as node:
-        for index, patient_id in enumerate(hostile):
+        for patient_id in hostile:
             ds = series(patient_id, count=1, series_description="s/../" + "y" * 60)[0]
             ds.PatientName = "../" * 20
             ds.StudyDescription = "bad\\name/" * 6
@@ -220,7 +220,9 @@ def test_failed_job_is_kept_then_retried_from_the_cli(tmp_path):
     assert "failing on purpose" in listing.stdout
     assert len(_files(data / "instances")) == 30  # data kept
     flag.unlink()
-    retried = subprocess.run([*cli, "retry", str(data), "--patient", "RETRY"], capture_output=True, text=True)
+    retried = subprocess.run(
+        [*cli, "retry", str(data), "--patient", "RETRY"], capture_output=True, text=True
+    )
     assert retried.returncode == 0 and "1 failed jobs" in retried.stdout
     child = _start(data, port, results, "--set", f"fail_flag={flag}")
     try:

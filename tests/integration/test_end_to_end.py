@@ -13,7 +13,6 @@ from dcmnode import Address
 from dcmnode.loader import load_pipeline
 from dcmnode.network.scu import echo, send
 from dcmnode.testing import JobRecorder, RecordingSCP, running, series
-
 from support import free_port, require_tool
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "derive_ct.py"
@@ -60,7 +59,9 @@ def _sender_storescu(node, datasets, folder):
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("sender", [_sender_pynetdicom, _sender_storescu], ids=["pynetdicom", "storescu"])
+@pytest.mark.parametrize(
+    "sender", [_sender_pynetdicom, _sender_storescu], ids=["pynetdicom", "storescu"]
+)
 def test_derived_series_reaches_a_pynetdicom_scp(sender, tmp_path):
     sent = series("E2E", count=SLICES)
     with RecordingSCP("PACS") as pacs:
@@ -72,7 +73,9 @@ def test_derived_series_reaches_a_pynetdicom_scp(sender, tmp_path):
         _check_derived(sent, pacs.received)
 
 
-@pytest.mark.parametrize("sender", [_sender_pynetdicom, _sender_storescu], ids=["pynetdicom", "storescu"])
+@pytest.mark.parametrize(
+    "sender", [_sender_pynetdicom, _sender_storescu], ids=["pynetdicom", "storescu"]
+)
 def test_derived_series_reaches_dcmtk_storescp(sender, tmp_path):
     storescp = require_tool("storescp")
     port = free_port()

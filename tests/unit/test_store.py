@@ -118,7 +118,9 @@ def test_hammer_every_instance_in_exactly_one_claim(seed):
         while True:
             finished_before = done_sending.is_set()
             snap = store.snapshot("P")
-            if snap is not None and store.claim(snap, f"job-{threading.get_ident()}-{snap.version}"):
+            if snap is not None and store.claim(
+                snap, f"job-{threading.get_ident()}-{snap.version}"
+            ):
                 if not running.acquire(blocking=False):
                     overlap.append(snap)
                 uids = {i.sop_instance_uid for i in snap.inputs["ct"]}

@@ -29,8 +29,10 @@ def _plain(value: Any) -> Any:
 def _equal(actual: Any, expected: Any) -> bool:
     actual = _plain(actual)
     if isinstance(expected, list | tuple):
-        return isinstance(actual, list) and len(actual) == len(expected) and all(
-            _equal(a, e) for a, e in zip(actual, expected, strict=True)
+        return (
+            isinstance(actual, list)
+            and len(actual) == len(expected)
+            and all(_equal(a, e) for a, e in zip(actual, expected, strict=True))
         )
     if isinstance(expected, str):
         return str(actual).strip() == expected.strip()

@@ -85,7 +85,7 @@ class StorageSCP:
         ae.maximum_pdu_size = 262144
         ae.add_supported_context(Verification)
         for context in AllStoragePresentationContexts:
-            ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+            ae.add_supported_context(str(context.abstract_syntax), ALL_TRANSFER_SYNTAXES)
         self._ae = ae
         self._server: ThreadedAssociationServer | None = None
         self._address = (host, port)
@@ -100,13 +100,15 @@ class StorageSCP:
 
     def start(self) -> None:
         """Bind and start serving in background threads."""
-        handlers = [
+        handlers: list[Any] = [
             (evt.EVT_CONN_OPEN, self._handle_open),
             (evt.EVT_CONN_CLOSE, self._handle_close),
             (evt.EVT_C_STORE, self._handle_store),
         ]
-        self._server = self._ae.start_server(self._address, block=False, evt_handlers=handlers)
-        self._server.contexts = _ContextList(self._server.contexts)
+        server = self._ae.start_server(self._address, block=False, evt_handlers=handlers)
+        assert server is not None  # non-blocking start always returns the server
+        server.contexts = _ContextList(server.contexts)
+        self._server = server
 
     def stop_accepting(self) -> None:
         """Close the listening socket; open associations carry on."""

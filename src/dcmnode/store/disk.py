@@ -204,9 +204,7 @@ class DiskStore(MemoryStore):
                 )
                 self._restore(patient, generation, collecting.get(patient, {}), failed[patient])
         self.orphans = sorted(
-            path
-            for path in self.instances_dir.glob("*/*/*.dcm")
-            if path.stem not in known
+            path for path in self.instances_dir.glob("*/*/*.dcm") if path.stem not in known
         )
         if collecting or failed or self.orphans:
             log.info(

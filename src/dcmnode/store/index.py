@@ -122,9 +122,7 @@ class Journal:
 
     def __init__(self, path: Path) -> None:
         self.db = connect(path)
-        self._queue: queue.SimpleQueue[tuple[int, str, dict[str, Any]] | None] = (
-            queue.SimpleQueue()
-        )
+        self._queue: queue.SimpleQueue[tuple[int, str, dict[str, Any]] | None] = queue.SimpleQueue()
         self._seq = itertools.count(1)
         self._applied = 0
         self._cond = threading.Condition()
@@ -174,7 +172,9 @@ class Journal:
             try:
                 self._apply(batch)
             except Exception:
-                log.exception("index: could not apply %d changes; they are rebuilt at restart", len(batch))
+                log.exception(
+                    "index: could not apply %d changes; they are rebuilt at restart", len(batch)
+                )
             with self._cond:
                 self._applied = batch[-1][0]
                 self._cond.notify_all()
@@ -241,9 +241,7 @@ class Journal:
             finished.append(job_id)
 
     def _op_retry(self, db, doomed, finished, job_id, patient, generation):  # type: ignore[no-untyped-def]
-        db.execute(
-            "UPDATE instances SET job=NULL, generation=? WHERE job=?", (generation, job_id)
-        )
+        db.execute("UPDATE instances SET job=NULL, generation=? WHERE job=?", (generation, job_id))
         db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
 
     def _op_discard(self, db, doomed, finished, job_id, patient):  # type: ignore[no-untyped-def]

@@ -195,7 +195,9 @@ class MemoryStore:
                 return False
             record.running = (job_id, generation)
             record.collecting = _Generation(generation.number + 1)
-            self._record("claim", job_id=job_id, patient=snapshot.patient, generation=generation.number)
+            self._record(
+                "claim", job_id=job_id, patient=snapshot.patient, generation=generation.number
+            )
             return True
 
     def finish(self, patient: str, job_id: str, error: str | None = None) -> bool:
@@ -211,7 +213,9 @@ class MemoryStore:
                 raise KeyError(f"job {job_id} of patient {patient!r} is not running")
             _, generation = record.running
             record.running = None
-            self._record("finish", job_id=job_id, patient=patient, error=error, generation=generation)
+            self._record(
+                "finish", job_id=job_id, patient=patient, error=error, generation=generation
+            )
             if error is not None:
                 record.failed.append(
                     FailedGeneration(

@@ -42,7 +42,7 @@ class RecordingSCP:
         ae = AE(ae_title=ae_title)
         ae.add_supported_context(Verification)
         for context in AllStoragePresentationContexts:
-            ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+            ae.add_supported_context(str(context.abstract_syntax), ALL_TRANSFER_SYNTAXES)
         self._ae = ae
         self._server: Any = None
 
