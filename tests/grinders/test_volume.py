@@ -204,3 +204,12 @@ def test_missing_slice_can_be_accepted_explicitly() -> None:
     volume = Volume.from_datasets(datasets, allow_nonuniform=True)
     assert any("1 slice(s) missing" in issue for issue in volume.issues)
     assert volume.shape[0] == 7
+
+
+def test_integer_dtype_with_fractional_rescale_is_rounded_not_truncated() -> None:
+    datasets = ct_series()
+    for ds in datasets:
+        ds.RescaleSlope = "0.5"
+    volume = Volume.from_datasets(datasets, dtype=np.int16)
+    expected = np.rint((default_ct_array().astype(float) + 1024) * 0.5 - 1024)
+    np.testing.assert_array_equal(volume.array, expected.astype(np.int16))

@@ -229,19 +229,26 @@ def _stack(frames: Sequence[Frame], dtype: DTypeLike | None) -> NDArray[Any]:
     slopes = np.array([1.0 if s is None else s for s, _ in rescales])
     intercepts = np.array([0.0 if i is None else i for _, i in rescales])
     target = np.dtype(dtype) if dtype is not None else _default_dtype(stored, slopes, intercepts)
-    work = np.float64 if target.kind == "f" and target.itemsize > 4 else (
-        np.float32 if target.kind == "f" else np.int64)
+    integral = _is_integral(slopes, intercepts)
+    # Integer rescales are computed in int64 so no value is rounded on the way;
+    # fractional ones in float, rounded when an integer dtype was asked for.
+    work = target if target.kind == "f" else np.dtype(np.int64 if integral else np.float64)
     shape = (-1,) + (1,) * (stored.ndim - 1)
-    # Integer rescales are computed in int64 so no value is rounded on the way.
     values: NDArray[Any] = stored.astype(work)
     result: NDArray[Any] = (values * slopes.astype(work).reshape(shape)
                             + intercepts.astype(work).reshape(shape))
+    if target.kind != "f" and not integral:
+        result = np.rint(result)
     return result.astype(target)
+
+
+def _is_integral(slopes: NDArray[np.float64], intercepts: NDArray[np.float64]) -> bool:
+    return bool(np.all(slopes == np.round(slopes)) and np.all(intercepts == np.round(intercepts)))
 
 
 def _default_dtype(stored: NDArray[Any], slopes: NDArray[np.float64],
                    intercepts: NDArray[np.float64]) -> np.dtype[Any]:
-    integral = np.all(slopes == np.round(slopes)) and np.all(intercepts == np.round(intercepts))
+    integral = _is_integral(slopes, intercepts)
     if not integral or stored.dtype.kind == "f":
         return np.dtype(np.float32)
     low = float(stored.min()) * slopes + intercepts
