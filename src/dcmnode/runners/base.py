@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 if TYPE_CHECKING:  # the pipeline module refers to runners: avoid the import cycle
     from dcmnode.job import Job
@@ -26,6 +28,38 @@ class RunnerHooks(Protocol):
         """
 
 
+@dataclass(frozen=True)
+class RunnerStats:
+    """A snapshot of a runner's counters, for logs, metrics and a dashboard.
+
+    Attributes
+    ----------
+    workers : int
+        Jobs that may run at once.
+    capacity : int
+        Jobs that may wait for a worker before `Runner.submit` blocks.
+    queued, running : int
+        Jobs waiting for a worker now; jobs running now.
+    submitted, finished, failed, cancelled : int
+        Totals since start (a cancelled job also counts as failed).
+    backpressure : int
+        How often `Runner.submit` found the queue full and had to wait.
+    longest_wait : float
+        Longest time in seconds a job waited between `submit` and its start.
+    """
+
+    workers: int
+    capacity: int
+    queued: int = 0
+    running: int = 0
+    submitted: int = 0
+    finished: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    backpressure: int = 0
+    longest_wait: float = 0.0
+
+
 class Runner(ABC):
     """Executes jobs. The node calls `start` once, `submit` per job, `stop` at the end.
 
@@ -33,7 +67,22 @@ class Runner(ABC):
     ``dcmnode.execution.compute(pipeline, job)`` -- grinders and ``process``,
     which may run in another thread, process or machine -- and finally
     ``hooks.finished(job, outputs, error)`` in the node process.
+
+    A runner set as a class attribute (``runner = ProcessRunner(...)``) is a
+    template: each pipeline *instance* that reads it gets its own copy (see
+    `__get__`), so several nodes started from one class never share queues,
+    workers or processes. Subclasses therefore create all their state in
+    `start`, never in ``__init__``.
     """
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Self:
+        if instance is None:
+            return self
+        # First access through a pipeline instance: give it a private copy,
+        # cached in the instance so the node and the checks see the same one.
+        own = copy.copy(self)
+        instance.__dict__["runner"] = own
+        return own
 
     @abstractmethod
     def start(self, pipeline: Pipeline, hooks: RunnerHooks) -> None:
@@ -46,3 +95,7 @@ class Runner(ABC):
     @abstractmethod
     def stop(self, timeout: float) -> bool:
         """Run what is queued, then stop; True if everything finished in *timeout* s."""
+
+    def stats(self) -> RunnerStats:
+        """Counters for logs and metrics (runners that keep none report zeros)."""
+        return RunnerStats(workers=0, capacity=0)

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-import queue
 import threading
-import time
 
-from dcmnode.errors import ConfigError
 from dcmnode.execution import compute, describe_error
 from dcmnode.job import Job
-from dcmnode.pipeline import Pipeline
-from dcmnode.runners.base import Runner, RunnerHooks
-
-log = logging.getLogger("dcmnode.runner")
-
-_STOP = None
+from dcmnode.runners.pool import PooledRunner, Result
 
 
-class ThreadRunner(Runner):
+class ThreadRunner(PooledRunner):
     """Run jobs on *workers* threads, with at most *queue_size* jobs waiting.
 
-    A full queue blocks the node's dispatcher thread -- never an association
-    thread -- and is logged, so senders are never refused because processing
-    is behind.
+    The default runner. A full queue blocks the node's dispatcher thread --
+    never an association thread -- and is logged, so senders are never
+    refused because processing is behind.
 
     Parameters
     ----------
@@ -31,71 +22,42 @@ class ThreadRunner(Runner):
         Number of jobs that run at once.
     queue_size : int
         Jobs that may wait for a worker before `submit` blocks.
+    timeout : float or None
+        Seconds after which a job is reported failed. A thread cannot be
+        killed: the abandoned job keeps running in the background and its
+        result is discarded. Use `ProcessRunner` when jobs must really die.
     """
 
-    def __init__(self, workers: int = 2, queue_size: int = 64) -> None:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ConfigError(f"ThreadRunner.workers: must be a positive integer, got {workers!r}")
-        if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
-            raise ConfigError(
-                f"ThreadRunner.queue_size: must be a positive integer, got {queue_size!r}"
-            )
-        self.workers = workers
-        self.queue_size = queue_size
-        self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=queue_size)
-        self._threads: list[threading.Thread] = []
-        self._pipeline: Pipeline | None = None
-        self._hooks: RunnerHooks | None = None
+    def __init__(self, workers: int = 2, queue_size: int = 64, timeout: float | None = None):
+        super().__init__(workers, queue_size, timeout)
 
-    def start(self, pipeline: Pipeline, hooks: RunnerHooks) -> None:
-        if self._threads:
-            raise RuntimeError("ThreadRunner already started")
-        self._pipeline = pipeline
-        self._hooks = hooks
-        for index in range(self.workers):
-            thread = threading.Thread(
-                target=self._work, name=f"dcmnode-worker-{index}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
+    def _execute(self, job: Job) -> Result:
+        return run_in_thread(self._pipeline_compute, job, self.timeout)
 
-    def submit(self, job: Job) -> None:
+    def _pipeline_compute(self, job: Job) -> Result:
+        return compute(self._pipeline, job), None
+
+
+def run_in_thread(function: object, job: Job, timeout: float | None) -> Result:
+    """Call ``function(job)`` here, or -- with a timeout -- on a helper thread we can abandon."""
+    assert callable(function)
+    if timeout is None:
+        result: Result = function(job)
+        return result
+    box: list[Result] = []
+
+    def target() -> None:
         try:
-            self._queue.put_nowait(job)
-        except queue.Full:
-            log.warning(
-                "%s waits: all %d workers busy and %d jobs queued (backpressure)",
-                job,
-                self.workers,
-                self.queue_size,
-            )
-            self._queue.put(job)
+            box.append(function(job))
+        except BaseException as exc:  # noqa: BLE001 - reported as the job's error
+            box.append((None, describe_error(exc)))
 
-    def _work(self) -> None:
-        assert self._pipeline is not None and self._hooks is not None
-        while True:
-            job = self._queue.get()
-            if job is _STOP:
-                return
-            self._hooks.started(job)
-            try:
-                outputs = compute(self._pipeline, job)
-            except BaseException as exc:  # noqa: BLE001 - the worker's error boundary
-                self._hooks.finished(job, None, describe_error(exc))
-            else:
-                self._hooks.finished(job, outputs, None)
-
-    def stop(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        for _ in self._threads:
-            # Sentinels queue behind the jobs already waiting, so those run first.
-            try:
-                self._queue.put(_STOP, timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Full:
-                break
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        alive = [t.name for t in self._threads if t.is_alive()]
-        if alive:
-            log.warning("runner stopped with jobs still running in %s", ", ".join(alive))
-        return not alive
+    helper = threading.Thread(target=target, name=f"dcmnode-job-{job.id}", daemon=True)
+    helper.start()
+    helper.join(timeout)
+    if helper.is_alive():
+        return None, (
+            f"TimeoutError: {job} exceeded its timeout of {timeout:g} s; its thread "
+            "cannot be killed and is left running, its result will be ignored"
+        )
+    return box[0]

@@ -1,0 +1,96 @@
+"""The program a `ProcessRunner` job runs in: ``python -m dcmnode.runners._child DIR LOGFD``.
+
+Reads ``DIR/job.pickle``, runs `dcmnode.execution.compute` in DIR (its own
+working directory) and writes ``DIR/result.pickle``. Log records go to the
+file descriptor LOGFD as JSON lines, which the node re-logs under the job's
+id; stdout and stderr are pipes the node reads line by line.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import logging
+import os
+import pickle
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+JOB_FILE = "job.pickle"
+RESULT_FILE = "result.pickle"
+
+
+class _PipeHandler(logging.Handler):
+    """One JSON line per record: multi-line messages and tracebacks stay one record."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream = stream
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = json.dumps(
+                {"name": record.name, "level": record.levelno, "message": self.format(record)}
+            )
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def _setup_logging(log_fd: int, level: int) -> None:
+    # A fresh interpreter that belongs to this job alone: configuring its
+    # root logger touches nothing of the node.
+    stream = os.fdopen(log_fd, "w", encoding="utf-8", errors="replace")
+    root = logging.getLogger()
+    root.handlers[:] = [_PipeHandler(stream)]
+    root.setLevel(level)
+    logging.captureWarnings(True)
+
+
+def _run(workdir: Path) -> tuple[str, Any]:
+    from dcmnode.execution import compute, describe_error
+
+    try:
+        with open(workdir / JOB_FILE, "rb") as file:
+            path_list, payload = pickle.load(file)
+        # The node's import path first, so pipelines from its test or
+        # project folders unpickle by reference here too.
+        sys.path[:0] = [p for p in path_list if p not in sys.path]
+        source, settings, job = pickle.loads(payload)
+        if isinstance(source, str):
+            from dcmnode.loader import load_pipeline
+
+            cls = load_pipeline(source)
+        else:
+            cls = source
+        pipeline = cls(**settings)
+        return "ok", compute(pipeline, job)
+    except BaseException as exc:  # noqa: BLE001 - everything becomes the job's error
+        return "error", describe_error(exc)
+
+
+def main() -> None:
+    """Entry point of the job process."""
+    workdir, log_fd, level = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    faulthandler.enable()  # a segfault also leaves a Python traceback in the log
+    _setup_logging(log_fd, level)
+    result = _run(workdir)
+    from dcmnode.execution import describe_error
+
+    temporary = workdir / (RESULT_FILE + ".tmp")
+    try:
+        data = pickle.dumps(result)
+    except Exception as exc:
+        data = pickle.dumps(("error", f"outputs cannot be sent back: {describe_error(exc)}"))
+    temporary.write_bytes(data)
+    temporary.rename(workdir / RESULT_FILE)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    main()

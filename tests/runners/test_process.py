@@ -1,0 +1,138 @@
+"""ProcessRunner through a real node: crashes, timeouts, output, working directories."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from dcmnode import Address
+from dcmnode.network.scu import echo
+from dcmnode.testing import JobRecorder, running, series
+from integration.helpers import store_all
+
+from .common import alive, eventually, send_at_once
+from .pipelines import MEGABYTE_LINE, KeepingFailed, Misbehaving, SlowProcess
+
+
+def still_serving(node, jobs: JobRecorder) -> None:
+    """The node answers, receives and processes another patient."""
+    assert echo(Address("NODE", "127.0.0.1", node.port), "SCANNER") == 0
+    assert store_all(node, series("GOOD", count=2)) == [0] * 2
+    assert node.wait_idle(60)
+    assert [j.patient_id for j in jobs.finished] == ["GOOD"]
+
+
+@pytest.mark.parametrize(
+    ("patient", "reason"),
+    [
+        ("RAISE", "ValueError: the model raised"),
+        ("EXIT3", "exited with code 3"),
+        ("SEGV", "was killed by SIGSEGV (11)"),
+        ("PRINTRAISE", "failed after printing 10 MB"),
+    ],
+)
+def test_a_crashing_job_fails_with_its_reason_and_the_node_keeps_serving(patient, reason):
+    with running(Misbehaving) as node:
+        jobs = JobRecorder(node)
+        assert store_all(node, series(patient, count=2)) == [0] * 2
+        began = time.monotonic()
+        assert node.wait_idle(30)
+        assert time.monotonic() - began < 20  # detected at once, not at the timeout
+        [(job, error)] = jobs.failed
+        assert job.patient_id == patient and reason in error
+        [failed] = node.store.failed()
+        assert reason in failed.reason
+        still_serving(node, jobs)
+
+
+def test_a_job_over_its_timeout_is_killed_with_its_children(tmp_path):
+    with running(Misbehaving, probe=str(tmp_path)) as node:
+        jobs = JobRecorder(node)
+        assert store_all(node, series("HANGKIDS", count=2)) == [0] * 2
+        assert node.wait_idle(30)
+        [(job, error)] = jobs.failed
+        assert "exceeded its timeout of 5 s; killed" in error
+        grandchild = int((tmp_path / "grandchild").read_text())
+        assert eventually(lambda: not alive(grandchild), 10)
+        still_serving(node, jobs)
+
+
+def test_printing_10_mb_neither_blocks_nor_loses_a_line(caplog):
+    caplog.set_level(logging.INFO, logger="dcmnode.job.output")
+    with running(Misbehaving) as node:
+        jobs = JobRecorder(node)
+        assert store_all(node, series("PRINT", count=2)) == [0] * 2
+        assert node.wait_idle(30)
+        [job] = jobs.finished
+        assert not jobs.failed
+        lines = [r for r in caplog.records if r.getMessage().endswith(MEGABYTE_LINE)]
+        assert len(lines) == 10 * 1024
+        assert all(str(job) in r.getMessage() for r in lines[:3])
+        messages = [r.getMessage() for r in caplog.records]
+        assert f"{job} stderr: end of the chatter" in messages
+        # The job's logging reaches the node's log, under its logger, with the job id.
+        [logged] = [r for r in caplog.records if r.name == "tests.runners.job"]
+        assert logged.getMessage().startswith(f"{job}: logged from the job, pid ")
+        assert logged.levelno == logging.WARNING
+
+
+def test_job_has_its_own_working_directory_and_the_node_keeps_its_own(tmp_path):
+    before = os.getcwd()
+    with running(Misbehaving, probe=str(tmp_path)) as node:
+        jobs = JobRecorder(node)
+        assert store_all(node, series("CWD", count=2)) == [0] * 2
+        assert node.wait_idle(30)
+        assert len(jobs.finished) == 1, jobs.failed
+        assert os.getcwd() == before
+    workdir = Path((tmp_path / "cwd").read_text())
+    assert workdir != Path(before)
+    assert workdir.parent == Path(tempfile.gettempdir()).resolve() / "dcmnode-processing"
+    assert not workdir.exists()  # removed after the job
+
+
+def test_failed_job_directory_is_kept_when_asked():
+    with running(KeepingFailed) as node:
+        jobs = JobRecorder(node)
+        assert store_all(node, series("RAISE", count=2)) == [0] * 2
+        assert node.wait_idle(30)
+        [(job, _)] = jobs.failed
+    base = Path(tempfile.gettempdir()) / "dcmnode-processing"
+    [kept] = list(base.glob(f"{job.id}-*"))
+    try:
+        assert (kept / "job.pickle").is_file()
+    finally:
+        shutil.rmtree(kept)
+
+
+def test_stop_cancels_a_running_job_and_kills_it(tmp_path):
+    with running(Misbehaving, probe=str(tmp_path)) as node:
+        jobs = JobRecorder(node)
+        assert store_all(node, series("HANG", count=2)) == [0] * 2
+        assert eventually(lambda: (tmp_path / "hanging").exists())
+        pid = int((tmp_path / "hanging").read_text())
+        began = time.monotonic()
+        assert node.stop(1.0) is False
+        assert time.monotonic() - began < 5
+        [(job, error)] = jobs.failed
+        assert error.startswith("Cancelled: the node stopped while the job was running")
+        assert not alive(pid)
+        assert node.wait_idle(5)
+
+
+def test_more_patients_than_processes_all_run_none_refused():
+    with running(SlowProcess) as node:
+        jobs = JobRecorder(node)
+        patients = [f"P{i}" for i in range(5)]
+        results = send_at_once(node, patients, count=2)
+        assert results == {p: [0, 0] for p in patients}
+        assert node.wait_idle(60)
+        assert sorted(j.patient_id for j in jobs.finished) == patients
+        assert not jobs.failed
+        stats = node.runner.stats()
+        assert (stats.submitted, stats.finished, stats.queued, stats.running) == (5, 5, 0, 0)
