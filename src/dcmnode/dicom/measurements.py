@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +58,11 @@ def _concept(value: str | Code, scheme: str, argument: str) -> Code:
         return value
     if not isinstance(value, str) or not value:
         raise ValueError(f"{argument} must be a Code or a non-empty str, got {value!r}")
-    code = value if scheme == "UCUM" else value[:16]
+    code = value
+    if scheme != "UCUM" and len(value) > 16:
+        # Code values are at most 16 characters (SH); a digest keeps two long
+        # names with the same beginning from sharing a code.
+        code = value[:7] + "-" + hashlib.sha256(value.encode()).hexdigest()[:8]
     return Code(value=code, scheme_designator=scheme, meaning=value[:64])
 
 
