@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 
 from dcmnode import events
@@ -118,7 +119,18 @@ class Dispatcher:
         self.bus.emit(events.JOB_QUEUED, job=job)
         self.submit(job)
 
+    @property
+    def quiet_period(self) -> float:
+        """The longest ``stable_after`` of the inputs (0 when none is set)."""
+        return max((type(i).stable_after or 0.0 for i in self.inputs.values()), default=0.0)
+
     def _ready(self, snapshot: Snapshot) -> bool:
+        waited = time.time() - snapshot.changed
+        for name, inp in self.inputs.items():
+            stable_after = type(inp).stable_after
+            if stable_after and waited < stable_after and snapshot.datasets(name):
+                log.debug("patient %r: input %r not quiet yet", snapshot.patient, name)
+                return False
         for name, inp in self.inputs.items():
             datasets = snapshot.datasets(name)
             if not datasets:

@@ -12,6 +12,7 @@ from dcmnode.activity import Activity
 from dcmnode.dispatch import Dispatcher
 from dcmnode.events import EventBus
 from dcmnode.execution import JobCompletion
+from dcmnode.maintenance import Maintenance
 from dcmnode.network.scp import StorageSCP
 from dcmnode.pipeline import Pipeline
 from dcmnode.routing import AssociationContext, Router
@@ -57,6 +58,9 @@ class Node:
         self._dispatcher = Dispatcher(
             self.store, pipeline.input_objects, self.runner.submit, self.activity, self.events
         )
+        self._maintenance = Maintenance(
+            self.store, self._dispatcher, pipeline.maintenance_interval, pipeline.expire_after
+        )
         self._completion = JobCompletion(
             pipeline, self.store, self.activity, self.events, self._dispatcher.check
         )
@@ -85,6 +89,7 @@ class Node:
         self.runner.start(self.pipeline, self._completion)
         self._dispatcher.start()
         self._recover()
+        self._maintenance.start()
         self._scp.start()
         host, port = self.address
         log.info(
@@ -137,6 +142,7 @@ class Node:
             log.warning("stopping: aborting %d open associations", self._scp.open_count())
             self._scp.abort_all()
             _wait(lambda: self._scp.open_count() == 0, time.monotonic() + 5)
+        self._maintenance.stop()
         self._dispatcher.stop(max(0.1, deadline - time.monotonic()))
         clean = self.runner.stop(max(0.1, deadline - time.monotonic()))
         if isinstance(self.store, DiskStore):

@@ -66,6 +66,11 @@ class Pipeline:
     min_free_mb : int
         Below this much free space in the data directory, C-STOREs are
         refused with 0xA700 until space returns.
+    expire_after : float
+        Seconds after its last change a patient's waiting or failed data is
+        removed (0: never). Default: 7 days.
+    maintenance_interval : float
+        Seconds between maintenance rounds (quiet periods, expiry).
     runner : Runner or None
         Where jobs run; None means ``ThreadRunner(workers, queue_size)``.
     """
@@ -86,6 +91,8 @@ class Pipeline:
     data_directory: str | None = "dcmnode-data"
     fsync: bool = True
     min_free_mb: int = 1024
+    expire_after: float = 7 * 24 * 3600.0
+    maintenance_interval: float = 1.0
 
     inputs: ClassVar[Mapping[str, type[Input]]] = {}
     runner: ClassVar[Runner | None] = None
@@ -116,7 +123,14 @@ class Pipeline:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name}: must be a positive integer, got {value!r}")
-        for name in ("shutdown_timeout", "network_timeout", "export_timeout"):
+        if not isinstance(self.expire_after, int | float) or self.expire_after < 0:
+            raise ConfigError(f"expire_after: seconds >= 0 (0: never), got {self.expire_after!r}")
+        for name in (
+            "shutdown_timeout",
+            "network_timeout",
+            "export_timeout",
+            "maintenance_interval",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{name}: must be a positive number of seconds, got {value!r}")

@@ -126,10 +126,14 @@ def _start(data: Path, port: int, results: Path, *extra: str) -> subprocess.Pope
         env={**os.environ, "DURABLE_EXPECTED": "30"},
     )  # fmt: skip
     assert child.stdout is not None
+    watchdog = threading.Timer(60, child.kill)  # a node that never starts fails the test
+    watchdog.start()
     for line in child.stdout:
+        watchdog.cancel()
         if line.startswith("dcmnode:") and "listening" in line:
             threading.Thread(target=child.stdout.read, daemon=True).start()  # keep draining
             return child
+    watchdog.cancel()
     raise AssertionError(f"node did not start: {child.wait()}")
 
 

@@ -72,6 +72,9 @@ class Input:
     grinder : callable or None
         ``grinder(datasets) -> object``: what ``job.inputs[name]`` receives.
         Default: the datasets sorted by InstanceNumber.
+    stable_after : float or None
+        Seconds without new data for the patient before this input may be
+        judged complete (a quiet period, on top of "nobody is delivering").
     """
 
     required_values: ClassVar[Mapping[Any, Any]] = {}
@@ -79,6 +82,7 @@ class Input:
     single_series: ClassVar[bool] = False
     optional: ClassVar[bool] = False
     grinder: ClassVar[Callable[[Sequence[Dataset]], Any] | None] = None
+    stable_after: ClassVar[float | None] = None
 
     _matchers: ClassVar[tuple[Matcher, ...]] = ()
 
@@ -97,6 +101,11 @@ class Input:
             value_matcher(resolve_tag(key, f"{name}.required_values"), expected)
             for key, expected in cls.required_values.items()
         ]
+        stable = cls.stable_after
+        if stable is not None and (
+            isinstance(stable, bool) or not isinstance(stable, int | float) or stable < 0
+        ):
+            raise PipelineError(f"{name}.stable_after must be seconds >= 0 or None")
         tags = [resolve_tag(key, f"{name}.required_tags") for key in cls.required_tags]
         if tags:
             matchers.append(presence_matcher(tags))

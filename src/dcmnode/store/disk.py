@@ -163,13 +163,14 @@ class DiskStore(MemoryStore):
                 db.execute("UPDATE instances SET job=NULL WHERE job=?", (job_id,))
                 db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
         reasons = {
-            job_id: (patient, generation, reason or "")
-            for job_id, patient, generation, reason in db.execute(
-                "SELECT job_id, patient, generation, reason FROM jobs WHERE state='failed'"
+            job_id: (patient, generation, reason or "", updated)
+            for job_id, patient, generation, reason, updated in db.execute(
+                "SELECT job_id, patient, generation, reason, updated FROM jobs WHERE state='failed'"
             )
         }
         collecting: dict[str, dict[str, dict[str, Instance]]] = defaultdict(dict)
         generations: dict[str, int] = defaultdict(int)
+        changed: dict[str, float] = defaultdict(float)
         failed_inputs: dict[str, dict[str, list[Instance]]] = defaultdict(lambda: defaultdict(list))
         missing: list[str] = []
         for row in rows(db):
@@ -179,6 +180,7 @@ class DiskStore(MemoryStore):
                 missing.append(row.receipt)
                 continue
             generations[row.patient] = max(generations[row.patient], row.generation)
+            changed[row.patient] = max(changed[row.patient], row.received)
             if row.job is None:
                 for name in row.inputs:
                     collecting[row.patient].setdefault(name, {})[row.sop_uid] = instance
@@ -190,9 +192,11 @@ class DiskStore(MemoryStore):
             with transaction(db):
                 db.executemany("DELETE FROM instances WHERE receipt=?", [(r,) for r in missing])
         failed: dict[str, list[FailedGeneration]] = defaultdict(list)
-        for job_id, (patient, generation, reason) in reasons.items():
+        for job_id, (patient, generation, reason, updated) in reasons.items():
             inputs = {name: tuple(group) for name, group in failed_inputs[job_id].items()}
-            failed[patient].append(FailedGeneration(patient, generation, job_id, reason, inputs))
+            failed[patient].append(
+                FailedGeneration(patient, generation, job_id, reason, inputs, updated)
+            )
         with transaction(db):
             for patient in set(collecting) | set(failed):
                 # Everything pending becomes one new generation, in memory and
@@ -202,7 +206,13 @@ class DiskStore(MemoryStore):
                     "UPDATE instances SET generation=? WHERE patient=? AND job IS NULL",
                     (generation, patient),
                 )
-                self._restore(patient, generation, collecting.get(patient, {}), failed[patient])
+                self._restore(
+                    patient,
+                    generation,
+                    collecting.get(patient, {}),
+                    failed[patient],
+                    changed[patient] or None,
+                )
         self.orphans = sorted(
             path for path in self.instances_dir.glob("*/*/*.dcm") if path.stem not in known
         )

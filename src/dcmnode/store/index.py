@@ -244,6 +244,13 @@ class Journal:
         db.execute("UPDATE instances SET job=NULL, generation=? WHERE job=?", (generation, job_id))
         db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
 
+    def _op_expire(self, db, doomed, finished, patient):  # type: ignore[no-untyped-def]
+        doomed.extend(
+            p for (p,) in db.execute("SELECT path FROM instances WHERE patient=?", (patient,))
+        )
+        db.execute("DELETE FROM instances WHERE patient=?", (patient,))
+        db.execute("DELETE FROM jobs WHERE patient=?", (patient,))
+
     def _op_discard(self, db, doomed, finished, job_id, patient):  # type: ignore[no-untyped-def]
         doomed.extend(p for (p,) in db.execute("SELECT path FROM instances WHERE job=?", (job_id,)))
         db.execute("DELETE FROM instances WHERE job=?", (job_id,))

@@ -10,6 +10,7 @@ it, and ``claim`` (compare-and-set on the generation's version).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -30,6 +31,7 @@ class _Generation:
     inputs: dict[str, dict[str, Instance]] = field(default_factory=dict)
     version: int = 0
     sender: Sender = Sender("", "")
+    changed: float = field(default_factory=time.time)
 
     def __bool__(self) -> bool:
         return any(self.inputs.values())
@@ -177,6 +179,7 @@ class MemoryStore:
                 generation.version,
                 freeze(generation.inputs),
                 generation.sender,
+                generation.changed,
             )
 
     def claim(self, snapshot: Snapshot, job_id: str) -> bool:
@@ -222,6 +225,7 @@ class MemoryStore:
                         patient, generation.number, job_id, error, freeze(generation.inputs)
                     )
                 )
+                record.collecting.changed = time.time()
             due = bool(record.collecting) and not record.delivering
             if record.is_idle():
                 del self._patients[patient]
@@ -264,16 +268,47 @@ class MemoryStore:
                 del self._patients[patient]
             return gone
 
+    def expire(self, before: float) -> list[str]:
+        """Remove patients nobody touched since *before* (``time.time()``).
+
+        Only patients with no open delivery and no running job expire; their
+        waiting and failed data go. Returns the expired patients' keys.
+        """
+        with self._lock:
+            gone = [
+                key
+                for key, p in self._patients.items()
+                if not p.delivering
+                and not p.running
+                and max([p.collecting.changed] + [f.changed for f in p.failed]) < before
+            ]
+            for key in gone:
+                del self._patients[key]
+                self._record("expire", patient=key)
+            return gone
+
+    def quiet(self) -> list[tuple[str, int, float]]:
+        """``(patient, version, changed)`` of every patient due for a check."""
+        with self._lock:
+            return [
+                (key, p.collecting.version, p.collecting.changed)
+                for key, p in self._patients.items()
+                if p.collecting and not p.delivering and not p.running
+            ]
+
     def _restore(
         self,
         patient: str,
         generation: int,
         inputs: dict[str, dict[str, Instance]],
         failed: list[FailedGeneration],
+        changed: float | None = None,
     ) -> None:
         """Load a patient's state read back from disk (restart); journals nothing."""
         with self._lock:
             record = _Patient(patient, _Generation(generation, inputs, 1 if inputs else 0))
+            if changed is not None:
+                record.collecting.changed = changed
             record.failed = list(failed)
             if not record.is_idle():
                 self._patients[patient] = record

@@ -6,6 +6,7 @@ lock cannot be changed by the association threads that keep adding data.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -71,6 +72,8 @@ class Snapshot:
     version: int
     inputs: Mapping[str, tuple[Instance, ...]]
     sender: Sender
+    changed: float = 0.0
+    """``time.time()`` of the last instance added to this generation."""
 
     def datasets(self, name: str) -> list[Dataset]:
         """The datasets (headers, for an on-disk store) of input *name*."""
@@ -96,6 +99,8 @@ class FailedGeneration:
     job_id: str
     reason: str
     inputs: Mapping[str, tuple[Instance, ...]]
+    changed: float = field(default_factory=time.time)
+    """When the job failed (``time.time()``)."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,79 @@
+"""Quiet periods and expiry, driven by the maintenance thread over a real node."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from dcmnode import Input, Node, Pipeline, events
+from dcmnode.testing import JobRecorder, series
+
+from .helpers import store_all
+
+
+class QuietCT(Input):
+    required_values = {"Modality": "CT"}
+    stable_after = 2.0
+
+    def is_complete(self, datasets) -> bool:  # type: ignore[no-untyped-def]
+        return True  # anything counts once the patient has been quiet
+
+
+class Quiet(Pipeline):
+    ae_title = "NODE"
+    inputs = {"ct": QuietCT}
+    maintenance_interval = 0.05
+
+    def process(self, job):  # type: ignore[no-untyped-def]
+        return None
+
+
+class NeverCT(Input):
+    required_values = {"Modality": "CT"}
+
+    def is_complete(self, datasets) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+class Expiring(Pipeline):
+    ae_title = "NODE"
+    inputs = {"ct": NeverCT}
+    maintenance_interval = 0.05
+
+    def process(self, job):  # type: ignore[no-untyped-def]
+        return None
+
+
+def test_quiet_period_delays_the_job_until_no_data_came_for_stable_after():
+    node = Node(Quiet(port=0, data_directory=None))
+    jobs = JobRecorder(node)
+    done = threading.Event()
+    node.events.on(events.JOB_FINISHED, lambda job, duration: done.set())
+    with node:
+        first = series("QUIET", count=3)
+        assert store_all(node, first[:2]) == [0, 0]
+        assert node.wait_idle(30)
+        assert jobs.started == []  # released, but not yet quiet for 2 s
+        assert store_all(node, first[2:]) == [0]
+        assert done.wait(30)
+        assert node.wait_idle(30)
+    [job] = jobs.finished
+    assert len(job.datasets["ct"]) == 3
+
+
+def test_expiry_removes_untouched_patients_and_their_files(tmp_path: Path):
+    data = tmp_path / "data"
+    node = Node(Expiring(port=0, data_directory=str(data), expire_after=0.3))
+    with node:
+        assert store_all(node, series("OLD", count=3)) == [0] * 3
+        assert node.wait_idle(30)
+        files = lambda: [p for p in (data / "instances").rglob("*.dcm")]  # noqa: E731
+        assert len(files()) == 3
+        # Deterministic: run maintenance rounds until the patient is gone (bounded).
+        for _ in range(200):
+            if not node.store.patients():
+                break
+            threading.Event().wait(0.05)
+        assert node.store.patients() == []
+        assert node.store.journal.flush()
+        assert files() == []
