@@ -10,6 +10,7 @@ import pytest
 from pydicom import dcmread
 
 from dcmnode import Address
+from dcmnode.grinders import Volume
 from dcmnode.loader import load_pipeline
 from dcmnode.network.scu import echo, send
 from dcmnode.testing import JobRecorder, RecordingSCP, running, series
@@ -35,13 +36,13 @@ def _check_derived(sent, received) -> None:
     assert not {ds.SOPInstanceUID for ds in received} & {ds.SOPInstanceUID for ds in sent}
     assert len({ds.SeriesInstanceUID for ds in received}) == 1
     assert received[0].SeriesInstanceUID != sent[0].SeriesInstanceUID
-    by_number = {int(ds.InstanceNumber): ds for ds in sent}
     for ds in received:
-        source = by_number[int(ds.InstanceNumber)]
-        assert ds.PatientID == source.PatientID
-        assert ds.StudyInstanceUID == source.StudyInstanceUID
-        expected = source.pixel_array.max() + source.pixel_array.min() - source.pixel_array
-        assert np.array_equal(ds.pixel_array, expected)
+        assert ds.PatientID == sent[0].PatientID
+        assert ds.StudyInstanceUID == sent[0].StudyInstanceUID
+    source, result = Volume.from_datasets(sent), Volume.from_datasets(received)
+    assert np.allclose(result.affine, source.affine)  # same place in the patient
+    expected = source.array.max() + source.array.min() - source.array
+    assert np.allclose(result.array, expected)
 
 
 def _sender_pynetdicom(node, datasets, folder):

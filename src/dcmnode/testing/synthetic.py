@@ -46,6 +46,7 @@ def series(
     study_uid = study_uid or generate_uid()
     series_uid = series_uid or generate_uid()
     today = datetime.date.today().strftime("%Y%m%d")
+    frame_of_reference = generate_uid()  # one per series: the slices share a geometry
     result = []
     for index in range(count):
         ds = Dataset()
@@ -66,7 +67,7 @@ def series(
         ds.SeriesDescription = series_description
         ds.Modality = modality
         ds.Manufacturer = "dcmnode synthetic"
-        ds.FrameOfReferenceUID = study_uid + ".1" if len(study_uid) < 62 else generate_uid()
+        ds.FrameOfReferenceUID = frame_of_reference
         ds.PositionReferenceIndicator = ""
         ds.InstanceNumber = index + 1
         ds.ImagePositionPatient = [0.0, 0.0, index * spacing]
