@@ -1,0 +1,122 @@
+"""DaskRunner through a real node: a LocalCluster, and a separate scheduler + worker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dcmnode.testing import JobRecorder, RecordingSCP, running
+from support import free_port
+
+from .common import eventually, send_at_once
+from .pipelines import on_dask
+
+distributed = pytest.importorskip("distributed")
+
+TESTS = str(Path(__file__).resolve().parents[1])
+
+
+def worker_pids(address: str) -> set[int]:
+    with distributed.Client(address, set_as_default=False, timeout=30) as client:
+        return set(client.run(os.getpid).values())
+
+
+def round_trip(cls: type, destination: RecordingSCP, pids: set[int] | None) -> None:
+    """Three patients and a failing one; results come back and leave through the node."""
+    with running(cls, destination=destination.address) as node:
+        jobs = JobRecorder(node)
+        patients = ["D1", "D2", "D3"]
+        statuses = send_at_once(node, [*patients, "RAISE"], count=2)
+        assert all(s == [0, 0] for s in statuses.values())
+        assert node.wait_idle(120)
+        assert sorted(j.patient_id for j in jobs.finished) == patients
+        [(job, error)] = jobs.failed
+        assert job.patient_id == "RAISE" and "the model raised on a worker" in error
+    assert destination.wait_for(6, timeout=30)
+    ran_in = {int(str(ds.SeriesDescription).split()[1]) for ds in destination.received}
+    assert os.getpid() not in ran_in  # computed elsewhere, exported by the node
+    if pids is not None:
+        assert ran_in <= pids
+    assert {str(ds.PatientID) for ds in destination.received} == set(patients)
+
+
+@pytest.fixture(scope="module")
+def local_cluster() -> Iterator[object]:
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        resources={"GPU": 1},
+    ) as cluster:
+        yield cluster
+
+
+def test_dask_runner_on_a_local_cluster_with_two_worker_processes(local_cluster, destination):
+    address = local_cluster.scheduler_address
+    pids = worker_pids(address)
+    assert len(pids) == 2
+    round_trip(on_dask(address, resources={"GPU": 1}, workers=2), destination, pids)
+
+
+def test_dask_runner_starts_its_own_local_cluster(destination):
+    round_trip(on_dask(None, local_workers=1), destination, None)
+
+
+@pytest.fixture(scope="module")
+def scheduler_and_worker() -> Iterator[str]:
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(Path(sys.executable).with_name("dask"))
+    # The worker imports the tests' pipelines by reference, like a real
+    # worker imports the project's packages.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]))
+    common = ["--host", "127.0.0.1", "--no-dashboard"]
+    processes = [
+        subprocess.Popen(
+            [dask, "scheduler", "--port", str(port), *common],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    try:
+        processes.append(
+            subprocess.Popen(
+                [dask, "worker", address, "--nworkers", "1", "--nthreads", "1"]
+                + ["--resources", "GPU=1", *common],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+
+        def worker_joined() -> bool:
+            try:
+                return len(worker_pids(address)) == 1
+            except OSError:  # the scheduler is not listening yet
+                return False
+
+        assert eventually(worker_joined, 60), "dask scheduler/worker did not come up"
+        yield address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def test_dask_runner_on_a_separate_scheduler_and_worker(scheduler_and_worker, destination):
+    address = scheduler_and_worker
+    pids = worker_pids(address)
+    round_trip(on_dask(address, resources={"GPU": 1}, workers=2), destination, pids)
