@@ -23,6 +23,9 @@ JOB_QUEUED = "job_queued"
 JOB_STARTED = "job_started"
 JOB_FINISHED = "job_finished"
 JOB_FAILED = "job_failed"
+EXPORT_DELIVERED = "export_delivered"
+EXPORT_RETRYING = "export_retrying"
+EXPORT_FAILED = "export_failed"
 
 NAMES = frozenset(
     {
@@ -35,6 +38,9 @@ NAMES = frozenset(
         JOB_STARTED,
         JOB_FINISHED,
         JOB_FAILED,
+        EXPORT_DELIVERED,
+        EXPORT_RETRYING,
+        EXPORT_FAILED,
     }
 )
 

@@ -11,7 +11,9 @@ from dcmnode import events
 from dcmnode.activity import Activity
 from dcmnode.events import EventBus
 from dcmnode.job import Job
+from dcmnode.outbox import Outbox
 from dcmnode.outputs.base import ExportContext, Output, normalise
+from dcmnode.outputs.dicom import DicomOutput
 from dcmnode.pipeline import Pipeline
 from dcmnode.store.memory import MemoryStore
 
@@ -53,7 +55,9 @@ class JobCompletion:
         activity: Activity,
         bus: EventBus,
         recheck: Callable[[list[str]], None],
+        outbox: Outbox,
     ) -> None:
+        self.outbox = outbox
         self.pipeline = pipeline
         self.store = store
         self.activity = activity
@@ -91,9 +95,16 @@ class JobCompletion:
             self.pipeline.ae_title, job.id, job.patient_id, self.pipeline.export_timeout
         )
         try:
-            for output in outputs:
-                log.info("%s: exporting %s", job, output.describe())
-                output.export(context)
+            for index, output in enumerate(outputs):
+                if isinstance(output, DicomOutput):
+                    # Persisted first, then delivered (with retries) by the outbox.
+                    log.info("%s: queueing %s", job, output.describe())
+                    self.outbox.put(
+                        job.id, job.patient_id, index, output.datasets, output.addresses
+                    )
+                else:
+                    log.info("%s: exporting %s", job, output.describe())
+                    output.export(context)
         except Exception as exc:
             log.error("%s: export failed: %s", job, exc, exc_info=True)
             return describe_error(exc)

@@ -14,6 +14,7 @@ from dcmnode.events import EventBus
 from dcmnode.execution import JobCompletion
 from dcmnode.maintenance import Maintenance
 from dcmnode.network.scp import StorageSCP
+from dcmnode.outbox import Outbox
 from dcmnode.pipeline import Pipeline
 from dcmnode.routing import AssociationContext, Router
 from dcmnode.runners.base import Runner
@@ -61,8 +62,18 @@ class Node:
         self._maintenance = Maintenance(
             self.store, self._dispatcher, pipeline.maintenance_interval, pipeline.expire_after
         )
+        self.outbox = Outbox(
+            self.store.directory / "outbox" if isinstance(self.store, DiskStore) else None,
+            pipeline.ae_title,
+            pipeline.export_timeout,
+            pipeline.export_retries,
+            pipeline.export_backoff,
+            pipeline.export_backoff_max,
+            self.activity,
+            self.events,
+        )
         self._completion = JobCompletion(
-            pipeline, self.store, self.activity, self.events, self._dispatcher.check
+            pipeline, self.store, self.activity, self.events, self._dispatcher.check, self.outbox
         )
         self._scp = StorageSCP(
             pipeline.ae_title,
@@ -89,6 +100,7 @@ class Node:
         self.runner.start(self.pipeline, self._completion)
         self._dispatcher.start()
         self._recover()
+        self.outbox.start()
         self._maintenance.start()
         self._scp.start()
         host, port = self.address
@@ -108,6 +120,9 @@ class Node:
             for path in self.store.orphans:
                 self._router.adopt(path)
             self.store.orphans = []
+        resumed = self.outbox.load()
+        if resumed:
+            log.info("outbox: resuming %d deliveries from before the start", resumed)
         pending = self.store.pending()
         if pending:
             log.info("checking %d patients with data from before the start", len(pending))
@@ -145,6 +160,7 @@ class Node:
         self._maintenance.stop()
         self._dispatcher.stop(max(0.1, deadline - time.monotonic()))
         clean = self.runner.stop(max(0.1, deadline - time.monotonic()))
+        self.outbox.stop(max(0.1, deadline - time.monotonic()))
         if isinstance(self.store, DiskStore):
             self.store.close()
         log.info("stopped%s", "" if clean else " with jobs unfinished")

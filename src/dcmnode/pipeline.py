@@ -66,6 +66,10 @@ class Pipeline:
     min_free_mb : int
         Below this much free space in the data directory, C-STOREs are
         refused with 0xA700 until space returns.
+    export_retries, export_backoff, export_backoff_max : int, float, float
+        A `DicomOutput` that cannot be delivered is retried this many times,
+        first after ``export_backoff`` seconds, doubling up to the maximum;
+        then it is kept as failed.
     expire_after : float
         Seconds after its last change a patient's waiting or failed data is
         removed (0: never). Default: 7 days.
@@ -92,6 +96,9 @@ class Pipeline:
     fsync: bool = True
     min_free_mb: int = 1024
     expire_after: float = 7 * 24 * 3600.0
+    export_retries: int = 10
+    export_backoff: float = 5.0
+    export_backoff_max: float = 600.0
     maintenance_interval: float = 1.0
 
     inputs: ClassVar[Mapping[str, type[Input]]] = {}
@@ -119,6 +126,12 @@ class Pipeline:
             raise ConfigError("host: an interface address is required (e.g. 127.0.0.1)")
         check_port(self.port, "port", allow_zero=True)
         resolve_tag(self.group_by, "group_by")
+        if (
+            isinstance(self.export_retries, bool)
+            or not isinstance(self.export_retries, int)
+            or (self.export_retries < 0)
+        ):
+            raise ConfigError(f"export_retries: a whole number >= 0, got {self.export_retries!r}")
         for name in ("workers", "queue_size", "max_associations"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -25,6 +25,8 @@ class RecordingSCP:
     status : int
         Status to answer every C-STORE with (use a failure to simulate a
         refusing PACS).
+    port : int
+        Port on 127.0.0.1; 0 picks a free one.
 
     Examples
     --------
@@ -33,8 +35,9 @@ class RecordingSCP:
     ...     assert scp.wait_for(len(datasets), timeout=10)
     """
 
-    def __init__(self, ae_title: str = "RECEIVER", status: int = 0x0000) -> None:
+    def __init__(self, ae_title: str = "RECEIVER", status: int = 0x0000, port: int = 0) -> None:
         self.ae_title = ae_title
+        self._port = port
         self.status = status
         self.received: list[Dataset] = []
         self.associations = 0
@@ -47,9 +50,9 @@ class RecordingSCP:
         self._server: Any = None
 
     def start(self) -> RecordingSCP:
-        """Start listening on 127.0.0.1 and a free port."""
+        """Start listening on 127.0.0.1."""
         self._server = self._ae.start_server(
-            ("127.0.0.1", 0),
+            ("127.0.0.1", self._port),
             block=False,
             evt_handlers=[
                 (evt.EVT_C_STORE, self._on_store),

@@ -1,0 +1,86 @@
+"""Results wait in the outbox until the destination takes them -- also across a restart."""
+
+from __future__ import annotations
+
+import threading
+
+from dcmnode import Address, Node, events
+from dcmnode.testing import RecordingSCP, series
+from support import free_port
+
+from .helpers import store_all
+from .pipelines import Echoing
+
+
+def _node(tmp_path, destination: Address, **settings) -> Node:  # type: ignore[no-untyped-def]
+    return Node(
+        Echoing(
+            port=0,
+            data_directory=str(tmp_path / "data"),
+            destination=destination,
+            export_backoff=0.1,
+            export_backoff_max=0.2,
+            export_timeout=5,
+            **settings,
+        )
+    )
+
+
+def _attempts(node: Node) -> threading.Semaphore:
+    """A semaphore released once per failed delivery attempt."""
+    seen = threading.Semaphore(0)
+    node.events.on(events.EXPORT_RETRYING, lambda **payload: seen.release())
+    return seen
+
+
+def test_destination_down_then_back_gets_every_instance_once(tmp_path):
+    port = free_port()
+    destination = Address("LATE", "127.0.0.1", port)
+    sent = series("OUTBOX", count=6)
+    node = _node(tmp_path, destination)
+    failures = _attempts(node)
+    delivered = threading.Event()
+    node.events.on(events.EXPORT_DELIVERED, lambda job_id, delivery: delivered.set())
+    with node:
+        assert store_all(node, sent) == [0] * 6
+        assert failures.acquire(timeout=30) and failures.acquire(timeout=30)  # retried twice
+        assert not node.wait_idle(0)  # the delivery is still pending
+        with RecordingSCP("LATE", port=port) as pacs:
+            assert delivered.wait(30)
+            assert node.wait_idle(30)
+        uids = [ds.SOPInstanceUID for ds in pacs.received]
+        assert sorted(uids) == sorted(ds.SOPInstanceUID for ds in sent)  # each once
+    assert list((tmp_path / "data" / "outbox").iterdir()) == []
+
+
+def test_pending_delivery_survives_a_restart(tmp_path):
+    port = free_port()
+    destination = Address("LATE", "127.0.0.1", port)
+    sent = series("RESTART", count=5)
+    node = _node(tmp_path, destination)
+    failures = _attempts(node)
+    with node:
+        assert store_all(node, sent) == [0] * 5
+        assert failures.acquire(timeout=30)
+    assert len(list((tmp_path / "data" / "outbox").glob("*/manifest.json"))) == 1
+    with RecordingSCP("LATE", port=port) as pacs:
+        node = _node(tmp_path, destination)
+        with node:
+            assert node.wait_idle(30)
+        assert sorted(ds.SOPInstanceUID for ds in pacs.received) == sorted(
+            ds.SOPInstanceUID for ds in sent
+        )
+    assert list((tmp_path / "data" / "outbox").iterdir()) == []
+
+
+def test_delivery_marked_failed_after_its_retries_and_kept(tmp_path):
+    destination = Address("NOBODY", "127.0.0.1", free_port())
+    node = _node(tmp_path, destination, export_retries=2)
+    failed = threading.Event()
+    node.events.on(events.EXPORT_FAILED, lambda job_id, error: failed.set())
+    with node:
+        assert store_all(node, series("GIVEUP", count=2)) == [0, 0]
+        assert failed.wait(30)
+        assert node.wait_idle(30)
+    [manifest] = list((tmp_path / "data" / "outbox").glob("*/manifest.json"))
+    assert '"state": "failed"' in manifest.read_text()
