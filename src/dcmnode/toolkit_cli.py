@@ -18,34 +18,59 @@ __all__ = ["register", "run_anonymize", "run_show"]
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``show`` and ``anonymize`` to the ``dcmnode`` command line."""
     show = subparsers.add_parser(
-        "show", help="summarise DICOM files (patient, study, series, geometry)",
+        "show",
+        help="summarise DICOM files (patient, study, series, geometry)",
         description="Summarise a DICOM file or folder as a patient/study/series tree with "
-                    "instance counts and volume geometry, or dump one file in full.")
+        "instance counts and volume geometry, or dump one file in full.",
+    )
     show.add_argument("path", help="a DICOM file or a folder searched recursively")
-    show.add_argument("--dump", action="store_true",
-                      help="print every attribute of the file (PATH must be a file)")
+    show.add_argument(
+        "--dump",
+        action="store_true",
+        help="print every attribute of the file (PATH must be a file)",
+    )
     show.set_defaults(func=run_show)
 
     anon = subparsers.add_parser(
-        "anonymize", help="de-identify DICOM files (PS3.15 basic profile)",
+        "anonymize",
+        help="de-identify DICOM files (PS3.15 basic profile)",
         description="De-identify every DICOM file under SRC into DST, named by the new UIDs. "
-                    "With --map the crosswalk (identifying: keep it safe) is loaded if present "
-                    "and saved, so pseudonyms and UIDs stay consistent across runs.")
+        "With --map the crosswalk (identifying: keep it safe) is loaded if present "
+        "and saved, so pseudonyms and UIDs stay consistent across runs.",
+    )
     anon.add_argument("src", help="DICOM file or folder")
     anon.add_argument("dst", help="output folder (created)")
-    anon.add_argument("--profile", default="basic", choices=["basic"],
-                      help="confidentiality profile (default: basic)")
-    anon.add_argument("--map", dest="crosswalk", metavar="CROSSWALK.json",
-                      help="crosswalk file to reuse and update (enables re-identification)")
-    anon.add_argument("--shift-dates", action="store_true",
-                      help="shift dates per patient instead of removing them")
-    anon.add_argument("--keep-private", action="store_true",
-                      help="keep private attributes (removed by default)")
-    anon.add_argument("--reject-burned-in", action="store_true",
-                      help="skip files whose pixels may show burned-in text")
-    anon.add_argument("--reidentify", action="store_true",
-                      help="the reverse: restore the identity of files anonymised with --map "
-                           "(or results made from them)")
+    anon.add_argument(
+        "--profile",
+        default="basic",
+        choices=["basic"],
+        help="confidentiality profile (default: basic)",
+    )
+    anon.add_argument(
+        "--map",
+        dest="crosswalk",
+        metavar="CROSSWALK.json",
+        help="crosswalk file to reuse and update (enables re-identification)",
+    )
+    anon.add_argument(
+        "--shift-dates",
+        action="store_true",
+        help="shift dates per patient instead of removing them",
+    )
+    anon.add_argument(
+        "--keep-private", action="store_true", help="keep private attributes (removed by default)"
+    )
+    anon.add_argument(
+        "--reject-burned-in",
+        action="store_true",
+        help="skip files whose pixels may show burned-in text",
+    )
+    anon.add_argument(
+        "--reidentify",
+        action="store_true",
+        help="the reverse: restore the identity of files anonymised with --map "
+        "(or results made from them)",
+    )
     anon.set_defaults(func=run_anonymize)
 
 
@@ -86,9 +111,14 @@ def run_anonymize(args: argparse.Namespace) -> int:
     written = skipped = 0
     for path, ds in dicom_files(source):
         try:
-            (clean,) = anonymize([ds], crosswalk, profile=args.profile,
-                                 shift_dates=args.shift_dates, keep_private=args.keep_private,
-                                 reject_burned_in=args.reject_burned_in)
+            (clean,) = anonymize(
+                [ds],
+                crosswalk,
+                profile=args.profile,
+                shift_dates=args.shift_dates,
+                keep_private=args.keep_private,
+                reject_burned_in=args.reject_burned_in,
+            )
         except BurnedInAnnotationError as exc:
             print(f"skipped {path}: {exc}", file=sys.stderr)
             skipped += 1
@@ -103,8 +133,10 @@ def run_anonymize(args: argparse.Namespace) -> int:
     if written == 0 and skipped == 0:
         print(f"dcmnode anonymize: no DICOM instances in {source}", file=sys.stderr)
         return 1
-    print(f"anonymized {written} instance(s) into {target}"
-          + (f", skipped {skipped} with burned-in annotation" if skipped else ""))
+    print(
+        f"anonymized {written} instance(s) into {target}"
+        + (f", skipped {skipped} with burned-in annotation" if skipped else "")
+    )
     return 0
 
 
@@ -113,8 +145,10 @@ def _reidentify(source: Path, target: Path, crosswalk_path: str | None) -> int:
     from .dicom.summary import dicom_files
 
     if not crosswalk_path or not Path(crosswalk_path).exists():
-        print("dcmnode anonymize: --reidentify needs --map with an existing crosswalk",
-              file=sys.stderr)
+        print(
+            "dcmnode anonymize: --reidentify needs --map with an existing crosswalk",
+            file=sys.stderr,
+        )
         return 2
     crosswalk = Crosswalk.load(crosswalk_path)
     written = failed = 0
@@ -129,6 +163,8 @@ def _reidentify(source: Path, target: Path, crosswalk_path: str | None) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         restored.save_as(folder / f"{restored.SOPInstanceUID}.dcm", enforce_file_format=True)
         written += 1
-    print(f"re-identified {written} instance(s) into {target}"
-          + (f", {failed} not from this crosswalk" if failed else ""))
+    print(
+        f"re-identified {written} instance(s) into {target}"
+        + (f", {failed} not from this crosswalk" if failed else "")
+    )
     return 0 if written and not failed else 1

@@ -28,14 +28,29 @@ IMPLEMENTATION_VERSION_NAME = "DCMNODE_01"
 # Patient module (PS3.3 C.7.1.1) and the patient-level attributes viewers
 # and PACS match on; copied so a result files under the same patient.
 PATIENT_KEYWORDS = (
-    "PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientSex",
-    "OtherPatientIDsSequence", "PatientAge", "PatientSize", "PatientWeight",
-    "PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMethodCodeSequence",
+    "PatientName",
+    "PatientID",
+    "IssuerOfPatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "OtherPatientIDsSequence",
+    "PatientAge",
+    "PatientSize",
+    "PatientWeight",
+    "PatientIdentityRemoved",
+    "DeidentificationMethod",
+    "DeidentificationMethodCodeSequence",
 )
 # General Study module (PS3.3 C.7.2.1): a result joins the source's study.
 STUDY_KEYWORDS = (
-    "StudyInstanceUID", "StudyDate", "StudyTime", "ReferringPhysicianName", "StudyID",
-    "AccessionNumber", "StudyDescription", "IssuerOfAccessionNumberSequence",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "StudyID",
+    "AccessionNumber",
+    "StudyDescription",
+    "IssuerOfAccessionNumberSequence",
 )
 
 
@@ -66,8 +81,7 @@ def copy_keywords(source: Dataset, target: Dataset, keywords: Iterable[str]) -> 
     for keyword in keywords:
         if keyword in source:
             element = source[keyword]
-            target[element.tag] = type(element)(element.tag, element.VR,
-                                                _copy_value(element.value))
+            target[element.tag] = type(element)(element.tag, element.VR, _copy_value(element.value))
 
 
 def _copy_value(value: Any) -> Any:
@@ -92,8 +106,9 @@ def apply_overrides(datasets: Sequence[Dataset], overrides: dict[str, Any]) -> N
             ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
 
 
-def reference_datasets(reference: Volume | Sequence[Dataset],
-                       name: str = "reference") -> list[Dataset]:
+def reference_datasets(
+    reference: Volume | Sequence[Dataset], name: str = "reference"
+) -> list[Dataset]:
     """Return the datasets behind ``reference`` after checking it is usable."""
     datasets = list(reference.datasets) if isinstance(reference, Volume) else list(reference)
     if not datasets:
@@ -123,4 +138,3 @@ def check_number(value: int, name: str) -> int:
     if not 0 <= value < 2**31:
         raise ValueError(f"{name} must be between 0 and 2**31 - 1, got {value}")
     return value
-

@@ -37,15 +37,37 @@ SUPPORTED_SOP_CLASSES = {CTImageStorage, MRImageStorage, PositronEmissionTomogra
 # Attributes never copied from the reference slice: they describe the old
 # pixels, identify the old instance, or are recomputed from the geometry.
 _NOT_COPIED = {
-    "SOPInstanceUID", "SeriesInstanceUID", "InstanceNumber", "SeriesNumber",
-    "SeriesDescription", "ImagePositionPatient", "ImageOrientationPatient", "SliceLocation",
-    "PixelSpacing", "SpacingBetweenSlices", "ImageType", "SourceImageSequence",
-    "ReferencedImageSequence", "DerivationDescription", "DerivationCodeSequence",
-    "IconImageSequence", "ContentDate", "ContentTime", "InstanceCreationDate",
-    "InstanceCreationTime", "ImagesInAcquisition", "DataSetTrailingPadding",
-    "DigitalSignaturesSequence", "LossyImageCompression", "LossyImageCompressionRatio",
-    "LossyImageCompressionMethod", "WindowCenterWidthExplanation", "VOILUTSequence",
-    "ModalityLUTSequence", "RescaleType", "ReferencedPerformedProcedureStepSequence",
+    "SOPInstanceUID",
+    "SeriesInstanceUID",
+    "InstanceNumber",
+    "SeriesNumber",
+    "SeriesDescription",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "SliceLocation",
+    "PixelSpacing",
+    "SpacingBetweenSlices",
+    "ImageType",
+    "SourceImageSequence",
+    "ReferencedImageSequence",
+    "DerivationDescription",
+    "DerivationCodeSequence",
+    "IconImageSequence",
+    "ContentDate",
+    "ContentTime",
+    "InstanceCreationDate",
+    "InstanceCreationTime",
+    "ImagesInAcquisition",
+    "DataSetTrailingPadding",
+    "DigitalSignaturesSequence",
+    "LossyImageCompression",
+    "LossyImageCompressionRatio",
+    "LossyImageCompressionMethod",
+    "WindowCenterWidthExplanation",
+    "VOILUTSequence",
+    "ModalityLUTSequence",
+    "RescaleType",
+    "ReferencedPerformedProcedureStepSequence",
 }
 
 
@@ -133,8 +155,10 @@ def derived_series(
     volume = _target_volume(array_or_volume, ref_volume)
     sop_class = str(sources[0].SOPClassUID)
     if sop_class not in SUPPORTED_SOP_CLASSES:
-        raise ValueError(f"reference has SOP class {sop_class}; derived_series supports classic "
-                         "CT, MR and PET image storage (use secondary_capture otherwise)")
+        raise ValueError(
+            f"reference has SOP class {sop_class}; derived_series supports classic "
+            "CT, MR and PET image storage (use secondary_capture otherwise)"
+        )
     values = np.asarray(volume.array)
     if values.ndim != 3:
         raise ValueError(f"array_or_volume must be 3-D [slice, row, column], got {values.shape}")
@@ -143,11 +167,13 @@ def derived_series(
     centre, width = window if window is not None else _default_window(values)
     series_uid = series_instance_uid or new_uid()
     same_grid = ref_volume.shape[:3] == volume.shape[:3] and np.allclose(
-        ref_volume.affine, volume.affine, atol=1e-4)
+        ref_volume.affine, volume.affine, atol=1e-4
+    )
     if derivation_description is not None:
         check_text(derivation_description, "derivation_description", 1024)
-    identity = _Identity(series_uid, series_number, series_description, derivation_description,
-                         now())
+    identity = _Identity(
+        series_uid, series_number, series_description, derivation_description, now()
+    )
     by_uid = {str(ds.SOPInstanceUID): ds for ds in sources}
     results = []
     for k in range(values.shape[0]):
@@ -195,8 +221,10 @@ def _target_volume(array_or_volume: NDArray[Any] | Volume, reference: Volume) ->
         return array_or_volume
     array = np.asarray(array_or_volume)
     if array.shape[:3] != reference.shape[:3]:
-        raise ValueError(f"array_or_volume has shape {array.shape} but the reference volume is "
-                         f"{reference.shape}; pass a Volume to write a different grid")
+        raise ValueError(
+            f"array_or_volume has shape {array.shape} but the reference volume is "
+            f"{reference.shape}; pass a Volume to write a different grid"
+        )
     return reference.with_array(array)
 
 
@@ -216,8 +244,12 @@ def _copy_header(template: Dataset) -> Dataset:
     ds = Dataset()
     for element in template:
         keyword = element.keyword
-        if (element.tag.is_private or element.tag.group in (0x0028, 0x7FE0)
-                or 0x6000 <= element.tag.group <= 0x60FF or keyword in _NOT_COPIED):
+        if (
+            element.tag.is_private
+            or element.tag.group in (0x0028, 0x7FE0)
+            or 0x6000 <= element.tag.group <= 0x60FF
+            or keyword in _NOT_COPIED
+        ):
             continue
         ds.add(type(element)(element.tag, element.VR, _deep(element.value)))
     return ds
@@ -242,8 +274,9 @@ def _set_geometry(ds: Dataset, volume: Volume, k: int, same_grid: bool) -> None:
         ds.SpacingBetweenSlices = _ds(volume.spacing[0])
 
 
-def _set_pixels(ds: Dataset, stored: NDArray[Any], encoding: PixelEncoding,
-                centre: float, width: float) -> None:
+def _set_pixels(
+    ds: Dataset, stored: NDArray[Any], encoding: PixelEncoding, centre: float, width: float
+) -> None:
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
     ds.Rows, ds.Columns = stored.shape

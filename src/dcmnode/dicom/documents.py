@@ -30,8 +30,12 @@ from ._common import (
 __all__ = ["encapsulated_pdf", "pdf_report", "render_pdf", "secondary_capture"]
 
 
-def render_pdf(title: str, figures: Sequence[Any] = (),
-               table: Sequence[Sequence[Any]] | None = None, text: str = "") -> bytes:
+def render_pdf(
+    title: str,
+    figures: Sequence[Any] = (),
+    table: Sequence[Sequence[Any]] | None = None,
+    text: str = "",
+) -> bytes:
     """Lay out a title, optional text and table, then one figure per page, as PDF bytes.
 
     ``figures`` are matplotlib figures; ``table`` is a list of rows whose first
@@ -52,8 +56,9 @@ def render_pdf(title: str, figures: Sequence[Any] = (),
             axes = page.add_axes((0.08, 0.1, 0.84, 0.65))
             axes.axis("off")
             header, *rows = [[str(cell) for cell in row] for row in table]
-            drawn = axes.table(cellText=rows or [[""] * len(header)], colLabels=header,
-                               loc="upper center")
+            drawn = axes.table(
+                cellText=rows or [[""] * len(header)], colLabels=header, loc="upper center"
+            )
             drawn.scale(1, 1.5)
         pdf.savefig(page)
         for figure in figures:
@@ -93,8 +98,9 @@ def encapsulated_pdf(
     check_text(series_description, "series_description")
     check_number(series_number, "series_number")
     sources = reference_datasets(reference)
-    ds = _header(sources[0], EncapsulatedPDFStorage, "DOC", series_description, series_number,
-                 manufacturer)
+    ds = _header(
+        sources[0], EncapsulatedPDFStorage, "DOC", series_description, series_number, manufacturer
+    )
     ds.BurnedInAnnotation = "YES"  # a report names the patient inside the document
     ds.DocumentTitle = document_title
     ds.ConceptNameCodeSequence = DicomSequence([])
@@ -128,9 +134,14 @@ def pdf_report(
     """
     check_text(title, "title")
     pdf = render_pdf(title, figures, table, text)
-    return encapsulated_pdf(pdf, reference, document_title=title,
-                            series_description=series_description,
-                            series_number=series_number, **overrides)
+    return encapsulated_pdf(
+        pdf,
+        reference,
+        document_title=title,
+        series_description=series_description,
+        series_number=series_number,
+        **overrides,
+    )
 
 
 def secondary_capture(
@@ -210,18 +221,28 @@ def _pixels_of(image: Any) -> NDArray[np.uint8]:
     if array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3):
         return array
     raise ValueError(
-        f"image array must be (rows, columns) or (rows, columns, 3), got {array.shape}")
+        f"image array must be (rows, columns) or (rows, columns, 3), got {array.shape}"
+    )
 
 
-def _header(source: Dataset, sop_class: str, modality: str, description: str, number: int,
-            manufacturer: str) -> Dataset:
+def _header(
+    source: Dataset, sop_class: str, modality: str, description: str, number: int, manufacturer: str
+) -> Dataset:
     ds = Dataset()
     ds.SpecificCharacterSet = source.get("SpecificCharacterSet", "ISO_IR 100")
     ds.SOPClassUID = sop_class
     ds.SOPInstanceUID = new_uid()
     copy_keywords(source, ds, PATIENT_KEYWORDS + STUDY_KEYWORDS)
-    for keyword in ("PatientName", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
-                    "ReferringPhysicianName", "StudyID", "AccessionNumber"):
+    for keyword in (
+        "PatientName",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyDate",
+        "StudyTime",
+        "ReferringPhysicianName",
+        "StudyID",
+        "AccessionNumber",
+    ):
         if keyword not in ds:
             setattr(ds, keyword, "")  # type 2: present, possibly empty
     ds.Modality = modality

@@ -110,15 +110,17 @@ def measurement_report(
         if not isinstance(m, Measurement):
             raise TypeError(f"measurements[{i}] must be a Measurement, got {type(m).__name__}")
         if m.segment_number is not None and segmentation is None:
-            raise ValueError(f"measurements[{i}] names segment {m.segment_number} but no "
-                             "segmentation was given")
+            raise ValueError(
+                f"measurements[{i}] names segment {m.segment_number} but no segmentation was given"
+            )
     algorithm = hd.sr.AlgorithmIdentification(name=algorithm_name, version=algorithm_version)
     groups = _groups(measurements, sources, segmentation, algorithm)
     context = hd.sr.ObservationContext(
         observer_device_context=hd.sr.ObserverContext(
             observer_type=codes.DCM.Device,
             observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
-                uid=new_uid(), name=algorithm_name, manufacturer_name=manufacturer),
+                uid=new_uid(), name=algorithm_name, manufacturer_name=manufacturer
+            ),
         )
     )
     report = hd.sr.MeasurementReport(
@@ -144,8 +146,12 @@ def measurement_report(
     return dataset
 
 
-def _groups(measurements: Sequence[Measurement], sources: list[Dataset],
-            segmentation: Dataset | None, algorithm: hd.sr.AlgorithmIdentification) -> list[Any]:
+def _groups(
+    measurements: Sequence[Measurement],
+    sources: list[Dataset],
+    segmentation: Dataset | None,
+    algorithm: hd.sr.AlgorithmIdentification,
+) -> list[Any]:
     by_segment: dict[int | None, list[hd.sr.Measurement]] = {}
     for i, m in enumerate(measurements):
         item = hd.sr.Measurement(
@@ -158,26 +164,35 @@ def _groups(measurements: Sequence[Measurement], sources: list[Dataset],
     groups: list[Any] = []
     for number, items in by_segment.items():
         if number is None:
-            groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
-                tracking_identifier=hd.sr.TrackingIdentifier(uid=new_uid(),
-                                                             identifier="Image measurements"),
-                measurements=items,
-                source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(ds)
-                               for ds in sources[:1]],
-            ))
+            groups.append(
+                hd.sr.MeasurementsAndQualitativeEvaluations(
+                    tracking_identifier=hd.sr.TrackingIdentifier(
+                        uid=new_uid(), identifier="Image measurements"
+                    ),
+                    measurements=items,
+                    source_images=[
+                        hd.sr.SourceImageForMeasurementGroup.from_source_image(ds)
+                        for ds in sources[:1]
+                    ],
+                )
+            )
             continue
         assert segmentation is not None
-        groups.append(hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
-            tracking_identifier=hd.sr.TrackingIdentifier(uid=new_uid(),
-                                                         identifier=f"Segment {number}"),
-            referenced_segment=_referenced_segment(segmentation, number, sources),
-            measurements=items,
-        ))
+        groups.append(
+            hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
+                tracking_identifier=hd.sr.TrackingIdentifier(
+                    uid=new_uid(), identifier=f"Segment {number}"
+                ),
+                referenced_segment=_referenced_segment(segmentation, number, sources),
+                measurements=items,
+            )
+        )
     return groups
 
 
-def _referenced_segment(segmentation: Dataset, number: int,
-                        sources: list[Dataset]) -> hd.sr.ReferencedSegment:
+def _referenced_segment(
+    segmentation: Dataset, number: int, sources: list[Dataset]
+) -> hd.sr.ReferencedSegment:
     numbers = [int(item.SegmentNumber) for item in segmentation.SegmentSequence]
     if number not in numbers:
         raise ValueError(f"segment_number {number} is not in the segmentation (has {numbers})")

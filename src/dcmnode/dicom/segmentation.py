@@ -92,8 +92,9 @@ def segmentation(
     if not volume.has_geometry:
         raise ValueError("reference has no patient geometry: a SEG cannot be placed on it")
     labels = _label_map(mask, volume, len(segments))
-    descriptions = [_description(i + 1, s, algorithm_name, algorithm_version)
-                    for i, s in enumerate(segments)]
+    descriptions = [
+        _description(i + 1, s, algorithm_name, algorithm_version) for i, s in enumerate(segments)
+    ]
     first = sources[0]
     seg = hd.seg.Segmentation(
         source_images=_ordered_sources(volume, sources),
@@ -108,8 +109,10 @@ def segmentation(
         manufacturer_model_name=algorithm_name,
         software_versions=algorithm_version,
         device_serial_number="0",
-        plane_positions=[hd.PlanePositionSequence("PATIENT", volume.position_of(k).tolist())
-                         for k in range(volume.shape[0])],
+        plane_positions=[
+            hd.PlanePositionSequence("PATIENT", volume.position_of(k).tolist())
+            for k in range(volume.shape[0])
+        ],
         plane_orientation=hd.PlaneOrientationSequence("PATIENT", list(volume.orientation)),
         pixel_measures=hd.PixelMeasuresSequence(
             pixel_spacing=list(volume.pixel_spacing),
@@ -136,13 +139,15 @@ def _label_map(mask: NDArray[Any], volume: Volume, count: int) -> NDArray[Any]:
     if array.dtype.kind not in "iu":
         raise ValueError(f"mask must be boolean or integer labels, got dtype {array.dtype}")
     if array.min() < 0 or array.max() > count:
-        raise ValueError(f"mask labels must be in 0..{count} (one per segment), "
-                         f"got {array.min()}..{array.max()}")
+        raise ValueError(
+            f"mask labels must be in 0..{count} (one per segment), got {array.min()}..{array.max()}"
+        )
     return array.astype(np.uint8 if count < 256 else np.uint16)
 
 
-def _description(number: int, segment: str | Segment, name: str,
-                 version: str) -> hd.seg.SegmentDescription:
+def _description(
+    number: int, segment: str | Segment, name: str, version: str
+) -> hd.seg.SegmentDescription:
     spec = segment if isinstance(segment, Segment) else Segment(label=str(segment))
     check_text(spec.label, f"segments[{number - 1}].label")
     return hd.seg.SegmentDescription(
@@ -152,7 +157,8 @@ def _description(number: int, segment: str | Segment, name: str,
         segmented_property_type=spec.property_type,
         algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
         algorithm_identification=hd.AlgorithmIdentificationSequence(
-            name=name, family=codes.cid7162.ArtificialIntelligence, version=version),
+            name=name, family=codes.cid7162.ArtificialIntelligence, version=version
+        ),
         tracking_uid=new_uid() if spec.tracking_id else None,
         tracking_id=spec.tracking_id,
     )

@@ -18,8 +18,9 @@ from ..grinders.errors import VolumeError
 __all__ = ["dicom_files", "describe", "describe_geometry"]
 
 
-def dicom_files(path: str | os.PathLike[str], *, stop_before_pixels: bool = False
-                ) -> Iterator[tuple[Path, Dataset]]:
+def dicom_files(
+    path: str | os.PathLike[str], *, stop_before_pixels: bool = False
+) -> Iterator[tuple[Path, Dataset]]:
     """Yield ``(path, dataset)`` for every DICOM file at or under ``path``.
 
     Files that are not DICOM (no preamble, unreadable) are skipped, so a
@@ -53,10 +54,12 @@ def describe_geometry(datasets: Sequence[Dataset]) -> str:
     if len(orientation) == 6:  # distance between planes, as Volume.spacing reports it
         normal = np.cross(orientation[:3], orientation[3:])
         spacing[0] = abs(float(affine[:3, 0] @ normal))
-    text = (f"geometry: {len(placed.frames)} x {rows} x {columns} voxels, spacing "
-            f"{spacing[0]:.4g} x {spacing[1]:.4g} x {spacing[2]:.4g} mm, orientation "
-            f"[{', '.join(f'{v:.4g}' for v in orientation)}], origin "
-            f"[{', '.join(f'{v:.4g}' for v in affine[:3, 3])}]")
+    text = (
+        f"geometry: {len(placed.frames)} x {rows} x {columns} voxels, spacing "
+        f"{spacing[0]:.4g} x {spacing[1]:.4g} x {spacing[2]:.4g} mm, orientation "
+        f"[{', '.join(f'{v:.4g}' for v in orientation)}], origin "
+        f"[{', '.join(f'{v:.4g}' for v in affine[:3, 3])}]"
+    )
     for issue in placed.issues:
         text += f"\n  note: {issue}"
     return text
@@ -75,16 +78,21 @@ def describe(datasets: Sequence[Dataset]) -> str:
         lines.append(f"Patient {patient}")
         for study_uid, series_map in studies.items():
             first = next(iter(series_map.values()))[0]
-            lines.append(f"  Study {first.get('StudyDate', '')} "
-                         f"{first.get('StudyDescription', '')!s} ({study_uid})".rstrip())
+            lines.append(
+                f"  Study {first.get('StudyDate', '')} "
+                f"{first.get('StudyDescription', '')!s} ({study_uid})".rstrip()
+            )
             for series_uid, members in series_map.items():
                 head = members[0]
                 frames = sum(int(ds.get("NumberOfFrames", 1) or 1) for ds in members)
                 lines.append(
                     f"    Series {head.get('SeriesNumber', '')} {head.get('Modality', '')} "
                     f"'{head.get('SeriesDescription', '')}': {len(members)} instance(s), "
-                    f"{frames} frame(s) ({series_uid})")
-                if any("ImagePositionPatient" in ds or "PerFrameFunctionalGroupsSequence" in ds
-                       for ds in members):
+                    f"{frames} frame(s) ({series_uid})"
+                )
+                if any(
+                    "ImagePositionPatient" in ds or "PerFrameFunctionalGroupsSequence" in ds
+                    for ds in members
+                ):
                     lines.append("      " + describe_geometry(members).replace("\n", "\n      "))
     return "\n".join(lines)

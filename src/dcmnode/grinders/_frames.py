@@ -47,8 +47,11 @@ class Frame:
 
     def pixels(self) -> NDArray[Any]:
         """Decode this frame's stored values (any transfer syntax pydicom decodes)."""
-        if "PixelData" not in self.dataset and "FloatPixelData" not in self.dataset \
-                and "DoubleFloatPixelData" not in self.dataset:
+        if (
+            "PixelData" not in self.dataset
+            and "FloatPixelData" not in self.dataset
+            and "DoubleFloatPixelData" not in self.dataset
+        ):
             raise MissingAttributeError(f"{self.label} has no Pixel Data")
         try:
             # pydicom.pixels.pixel_array decodes one frame and, unlike
@@ -112,8 +115,10 @@ def _single_frame(ds: Dataset) -> Frame:
 
 def _group(ds: Dataset, index: int, name: str) -> Dataset | None:
     """Find a functional group macro: per-frame first, then shared (PS3.3 C.7.6.16)."""
-    for sequence, item in (("PerFrameFunctionalGroupsSequence", index),
-                           ("SharedFunctionalGroupsSequence", 0)):
+    for sequence, item in (
+        ("PerFrameFunctionalGroupsSequence", index),
+        ("SharedFunctionalGroupsSequence", 0),
+    ):
         groups = ds.get(sequence)
         if groups is None or len(groups) <= item:
             continue

@@ -96,8 +96,9 @@ def layout(
     positions = np.array([f.position for f in ordered], dtype=np.float64)
     _check_duplicates(ordered, offsets)
     issues: list[str] = []
-    step = _slice_step(ordered, positions, offsets, normal, spacing_tolerance,
-                       allow_nonuniform, issues)
+    step = _slice_step(
+        ordered, positions, offsets, normal, spacing_tolerance, allow_nonuniform, issues
+    )
     affine = np.eye(4)
     affine[:3, 0] = step
     affine[:3, 1] = col_dir * row_spacing
@@ -113,8 +114,10 @@ def _without_geometry(frames: Sequence[Frame]) -> Layout:
     row_spacing, col_spacing = first.pixel_spacing or (1.0, 1.0)
     step = first.spacing_between_slices or first.slice_thickness or 1.0
     affine = np.diag([step, row_spacing, col_spacing, 1.0])
-    issues = ("no patient geometry (ImagePositionPatient/ImageOrientationPatient absent): "
-              "frames kept in stored order and the affine is a plain voxel grid",)
+    issues = (
+        "no patient geometry (ImagePositionPatient/ImageOrientationPatient absent): "
+        "frames kept in stored order and the affine is a plain voxel grid",
+    )
     offsets = np.arange(len(frames), dtype=np.float64) * step
     return Layout(tuple(frames), affine, offsets, False, issues)
 
@@ -185,10 +188,14 @@ def _slice_step(
     uniform = bool(np.all(np.abs(gaps - typical) <= limit))
     if not uniform:
         missing = _missing_slices(ordered, offsets, gaps, limit)
-        description = (f"non-uniform slice spacing: gaps between {gaps.min():.4g} and "
-                       f"{gaps.max():.4g} mm (median {typical:.4g} mm)")
-        advice = ("; pass allow_nonuniform=True to accept it (the affine then uses the mean "
-                  "spacing and Volume.slice_offsets holds the true positions)")
+        description = (
+            f"non-uniform slice spacing: gaps between {gaps.min():.4g} and "
+            f"{gaps.max():.4g} mm (median {typical:.4g} mm)"
+        )
+        advice = (
+            "; pass allow_nonuniform=True to accept it (the affine then uses the mean "
+            "spacing and Volume.slice_offsets holds the true positions)"
+        )
         if missing and not allow_nonuniform:
             raise MissingSliceError(missing + advice)
         if not allow_nonuniform:
@@ -210,8 +217,10 @@ def _slice_step(
     cos_angle = float(step @ normal) / float(np.linalg.norm(step))
     tilt = float(np.degrees(np.arccos(min(1.0, cos_angle))))
     if tilt > 0.01:
-        issues.append(f"gantry tilt or sheared stack: slices step {tilt:.2f} degrees off the "
-                      "image normal; the affine is sheared to place every voxel exactly")
+        issues.append(
+            f"gantry tilt or sheared stack: slices step {tilt:.2f} degrees off the "
+            "image normal; the affine is sheared to place every voxel exactly"
+        )
     return step
 
 
@@ -228,6 +237,8 @@ def _missing_slices(
         return None
     i = int(np.argmax(gaps))
     missing = int(round(ratios.sum() - len(gaps)))
-    return (f"{missing} slice(s) missing: gap of {gaps[i]:.4g} mm between {ordered[i].label} "
-            f"at {offsets[i]:.3f} mm and {ordered[i + 1].label} at {offsets[i + 1]:.3f} mm, "
-            f"regular spacing {smallest:.4g} mm")
+    return (
+        f"{missing} slice(s) missing: gap of {gaps[i]:.4g} mm between {ordered[i].label} "
+        f"at {offsets[i]:.3f} mm and {ordered[i + 1].label} at {offsets[i + 1]:.3f} mm, "
+        f"regular spacing {smallest:.4g} mm"
+    )

@@ -82,8 +82,13 @@ class NiftiGrinder:
         Passed to :meth:`Volume.from_datasets` (``dtype``, ``allow_nonuniform`` …).
     """
 
-    def __init__(self, write_file: bool = False, *, directory: str | Path | None = None,
-                 **volume_options: Any) -> None:
+    def __init__(
+        self,
+        write_file: bool = False,
+        *,
+        directory: str | Path | None = None,
+        **volume_options: Any,
+    ) -> None:
         self.write_file = write_file
         self.directory = None if directory is None else Path(directory)
         self.volume_options = volume_options

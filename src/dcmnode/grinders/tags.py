@@ -32,8 +32,9 @@ class TagsGrinder:
         value is ``None``.
     """
 
-    def __init__(self, keywords: Sequence[str], *, as_dataclass: bool = False,
-                 required: bool = False) -> None:
+    def __init__(
+        self, keywords: Sequence[str], *, as_dataclass: bool = False, required: bool = False
+    ) -> None:
         if isinstance(keywords, str):
             raise TypeError("keywords must be a sequence of keywords, not a single string")
         unknown = [k for k in keywords if tag_for_keyword(k) is None]

@@ -120,12 +120,16 @@ class Volume:
         """
         if not datasets:
             raise InconsistentGeometryError("datasets is empty: nothing to build a volume from")
-        placed = layout(frames_of(datasets), spacing_tolerance=spacing_tolerance,
-                        allow_nonuniform=allow_nonuniform)
+        placed = layout(
+            frames_of(datasets),
+            spacing_tolerance=spacing_tolerance,
+            allow_nonuniform=allow_nonuniform,
+        )
         array = _stack(placed.frames, dtype)
         for issue in placed.issues:
-            logger.warning("volume of series %s: %s",
-                           datasets[0].get("SeriesInstanceUID", "?"), issue)
+            logger.warning(
+                "volume of series %s: %s", datasets[0].get("SeriesInstanceUID", "?"), issue
+            )
         sources: dict[str, Dataset] = {}
         for frame in placed.frames:
             sources.setdefault(str(frame.dataset.SOPInstanceUID), frame.dataset)
@@ -183,8 +187,11 @@ class Volume:
         normal (for a tilted gantry that is shorter than the slice step).
         """
         step = float(self.affine[:3, 0] @ self.normal)
-        return (abs(step), float(np.linalg.norm(self.affine[:3, 1])),
-                float(np.linalg.norm(self.affine[:3, 2])))
+        return (
+            abs(step),
+            float(np.linalg.norm(self.affine[:3, 1])),
+            float(np.linalg.norm(self.affine[:3, 2])),
+        )
 
     @property
     def pixel_spacing(self) -> tuple[float, float]:
@@ -211,13 +218,22 @@ class Volume:
         """Return a volume with new voxel values on the same grid (e.g. a mask)."""
         if tuple(array.shape[:3]) != tuple(self.array.shape[:3]):
             raise ValueError(f"array shape {array.shape} does not match volume {self.shape}")
-        return Volume(array, self.affine, self.datasets, self.frame_numbers,
-                      self.slice_offsets, self.issues, self.has_geometry)
+        return Volume(
+            array,
+            self.affine,
+            self.datasets,
+            self.frame_numbers,
+            self.slice_offsets,
+            self.issues,
+            self.has_geometry,
+        )
 
     def __repr__(self) -> str:
         spacing = ", ".join(f"{s:.4g}" for s in self.spacing)
-        return (f"Volume(shape={self.shape}, dtype={self.array.dtype}, spacing=({spacing}), "
-                f"origin={np.round(self.origin, 3).tolist()}, issues={len(self.issues)})")
+        return (
+            f"Volume(shape={self.shape}, dtype={self.array.dtype}, spacing=({spacing}), "
+            f"origin={np.round(self.origin, 3).tolist()}, issues={len(self.issues)})"
+        )
 
 
 def _stack(frames: Sequence[Frame], dtype: DTypeLike | None) -> NDArray[Any]:
@@ -235,8 +251,9 @@ def _stack(frames: Sequence[Frame], dtype: DTypeLike | None) -> NDArray[Any]:
     work = target if target.kind == "f" else np.dtype(np.int64 if integral else np.float64)
     shape = (-1,) + (1,) * (stored.ndim - 1)
     values: NDArray[Any] = stored.astype(work)
-    result: NDArray[Any] = (values * slopes.astype(work).reshape(shape)
-                            + intercepts.astype(work).reshape(shape))
+    result: NDArray[Any] = values * slopes.astype(work).reshape(shape) + intercepts.astype(
+        work
+    ).reshape(shape)
     if target.kind != "f" and not integral:
         result = np.rint(result)
     return result.astype(target)
@@ -246,8 +263,9 @@ def _is_integral(slopes: NDArray[np.float64], intercepts: NDArray[np.float64]) -
     return bool(np.all(slopes == np.round(slopes)) and np.all(intercepts == np.round(intercepts)))
 
 
-def _default_dtype(stored: NDArray[Any], slopes: NDArray[np.float64],
-                   intercepts: NDArray[np.float64]) -> np.dtype[Any]:
+def _default_dtype(
+    stored: NDArray[Any], slopes: NDArray[np.float64], intercepts: NDArray[np.float64]
+) -> np.dtype[Any]:
     integral = _is_integral(slopes, intercepts)
     if not integral or stored.dtype.kind == "f":
         return np.dtype(np.float32)
@@ -268,8 +286,13 @@ class VolumeGrinder:
     small picklable object, so it can run in another process.
     """
 
-    def __init__(self, *, dtype: DTypeLike | None = None, allow_nonuniform: bool = False,
-                 spacing_tolerance: float = 0.01) -> None:
+    def __init__(
+        self,
+        *,
+        dtype: DTypeLike | None = None,
+        allow_nonuniform: bool = False,
+        spacing_tolerance: float = 0.01,
+    ) -> None:
         if not 0 <= spacing_tolerance < 1:
             raise ValueError(f"spacing_tolerance must be in [0, 1), got {spacing_tolerance}")
         self.dtype = dtype
@@ -277,10 +300,15 @@ class VolumeGrinder:
         self.spacing_tolerance = spacing_tolerance
 
     def __call__(self, datasets: Sequence[Dataset]) -> Volume:
-        return Volume.from_datasets(datasets, dtype=self.dtype,
-                                    allow_nonuniform=self.allow_nonuniform,
-                                    spacing_tolerance=self.spacing_tolerance)
+        return Volume.from_datasets(
+            datasets,
+            dtype=self.dtype,
+            allow_nonuniform=self.allow_nonuniform,
+            spacing_tolerance=self.spacing_tolerance,
+        )
 
     def __repr__(self) -> str:
-        return (f"VolumeGrinder(dtype={self.dtype!r}, allow_nonuniform={self.allow_nonuniform}, "
-                f"spacing_tolerance={self.spacing_tolerance})")
+        return (
+            f"VolumeGrinder(dtype={self.dtype!r}, allow_nonuniform={self.allow_nonuniform}, "
+            f"spacing_tolerance={self.spacing_tolerance})"
+        )

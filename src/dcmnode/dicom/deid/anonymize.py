@@ -34,8 +34,16 @@ PROFILES = ("basic",)
 _RISKY_MODALITIES = {"US", "ES", "XC", "OT", "SC", "DOC", "GM", "SM"}
 _SC_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
 
-_DUMMY = {"PN": "ANONYMOUS", "DA": "19000101", "TM": "000000", "DT": "19000101000000",
-          "AS": "000Y", "IS": "0", "DS": "0", "CS": "ANONYMIZED"}
+_DUMMY = {
+    "PN": "ANONYMOUS",
+    "DA": "19000101",
+    "TM": "000000",
+    "DT": "19000101000000",
+    "AS": "000Y",
+    "IS": "0",
+    "DS": "0",
+    "CS": "ANONYMIZED",
+}
 
 
 class BurnedInAnnotationError(ValueError):
@@ -54,8 +62,9 @@ def burned_in_annotation(ds: Dataset) -> bool | None:
         return flag == "YES"
     if "PixelData" not in ds and "EncapsulatedDocument" not in ds:
         return False
-    risky = (ds.get("Modality") in _RISKY_MODALITIES
-             or str(ds.get("SOPClassUID", "")).startswith(_SC_PREFIX))
+    risky = ds.get("Modality") in _RISKY_MODALITIES or str(ds.get("SOPClassUID", "")).startswith(
+        _SC_PREFIX
+    )
     return None if risky else False
 
 
@@ -113,9 +122,11 @@ def anonymize(
             raise TypeError(f"datasets must hold pydicom Datasets, got {type(source).__name__}")
         burned = burned_in_annotation(source)
         if burned is not False:
-            message = (f"instance {source.get('SOPInstanceUID')} "
-                       f"{'has' if burned else 'may have'} burned-in annotation: "
-                       "identifying text in the pixels is not removed")
+            message = (
+                f"instance {source.get('SOPInstanceUID')} "
+                f"{'has' if burned else 'may have'} burned-in annotation: "
+                "identifying text in the pixels is not removed"
+            )
             if reject_burned_in:
                 raise BurnedInAnnotationError(message)
             logger.warning(message)
@@ -142,8 +153,9 @@ class anonymizing:  # noqa: N801 - used like a function: grinder = anonymizing(i
         Passed to :func:`anonymize` (``shift_dates``, ``keep_private`` …).
     """
 
-    def __init__(self, grinder: Callable[[Sequence[Dataset]], Any], crosswalk: Crosswalk,
-                 **options: Any) -> None:
+    def __init__(
+        self, grinder: Callable[[Sequence[Dataset]], Any], crosswalk: Crosswalk, **options: Any
+    ) -> None:
         if not callable(grinder):
             raise TypeError(f"grinder must be callable, got {grinder!r}")
         if not isinstance(crosswalk, Crosswalk):
@@ -159,8 +171,9 @@ class anonymizing:  # noqa: N801 - used like a function: grinder = anonymizing(i
         return f"anonymizing({self.grinder!r}, {self.crosswalk!r})"
 
 
-def _anonymize_one(source: Dataset, walk: Crosswalk, shift_dates: bool,
-                   keep_private: bool) -> Dataset:
+def _anonymize_one(
+    source: Dataset, walk: Crosswalk, shift_dates: bool, keep_private: bool
+) -> Dataset:
     ds = copy.deepcopy(source)
     pseudonym = walk.pseudonym(str(source.get("PatientID", "")))
     context = _Context(walk, pseudonym, shift_dates, keep_private)
@@ -169,17 +182,22 @@ def _anonymize_one(source: Dataset, walk: Crosswalk, shift_dates: bool,
         walk.remember_study(str(ds.StudyInstanceUID), source)
     ds.PatientIdentityRemoved = "YES"
     ds.LongitudinalTemporalInformationModified = "MODIFIED" if shift_dates else "REMOVED"
-    ds.DeidentificationMethod = "dcmnode " + PROFILE_VERSION + (
-        ", dates shifted" if shift_dates else "")
+    ds.DeidentificationMethod = (
+        "dcmnode " + PROFILE_VERSION + (", dates shifted" if shift_dates else "")
+    )
     codes = [("113100", "Basic Application Confidentiality Profile")]
     if shift_dates:
         codes.append(("113107", "Retain Longitudinal Temporal Information Modified Dates Option"))
     ds.DeidentificationMethodCodeSequence = DicomSequence([_code(v, m) for v, m in codes])
     if hasattr(source, "file_meta"):
         meta = copy.deepcopy(source.file_meta)
-        for keyword in ("SourceApplicationEntityTitle", "SendingApplicationEntityTitle",
-                        "ReceivingApplicationEntityTitle", "PrivateInformation",
-                        "PrivateInformationCreatorUID"):
+        for keyword in (
+            "SourceApplicationEntityTitle",
+            "SendingApplicationEntityTitle",
+            "ReceivingApplicationEntityTitle",
+            "PrivateInformation",
+            "PrivateInformationCreatorUID",
+        ):
             if keyword in meta:
                 del meta[keyword]
         if "SOPInstanceUID" in ds:
@@ -199,8 +217,9 @@ def _code(value: str, meaning: str) -> Dataset:
 class _Context:
     """One instance's walk through its elements, items included."""
 
-    def __init__(self, walk: Crosswalk, pseudonym: Pseudonym, shift_dates: bool,
-                 keep_private: bool) -> None:
+    def __init__(
+        self, walk: Crosswalk, pseudonym: Pseudonym, shift_dates: bool, keep_private: bool
+    ) -> None:
         self.walk = walk
         self.pseudonym = pseudonym
         self.shift_dates = shift_dates
@@ -269,8 +288,11 @@ class _Context:
     def shift(self, value: Any, vr: str) -> Any:
         if not value:
             return value
-        values = list(value) if not isinstance(value, str | bytes) and hasattr(
-            value, "__iter__") else [value]
+        values = (
+            list(value)
+            if not isinstance(value, str | bytes) and hasattr(value, "__iter__")
+            else [value]
+        )
         shifted = [_shift_one(str(v), vr, self.pseudonym.date_shift_days) for v in values]
         return shifted if len(shifted) > 1 else shifted[0]
 
@@ -282,15 +304,18 @@ def _registered(uid: str) -> bool:
 
 def _is_reference(keyword: str) -> bool:
     return keyword.startswith("Referenced") or keyword in (
-        "PurposeOfReferenceCodeSequence", "SpatialLocationsPreserved")
+        "PurposeOfReferenceCodeSequence",
+        "SpatialLocationsPreserved",
+    )
 
 
 def _shift_one(text: str, vr: str, days: int) -> str:
     if len(text) < 8 or not text[:8].isdigit():
         return ""  # a date we cannot parse could still identify: empty it
     try:
-        moved = datetime.date(int(text[:4]), int(text[4:6]), int(text[6:8])) + \
-            datetime.timedelta(days=days)
+        moved = datetime.date(int(text[:4]), int(text[4:6]), int(text[6:8])) + datetime.timedelta(
+            days=days
+        )
     except ValueError:
         return ""
     return moved.strftime("%Y%m%d") + (text[8:] if vr == "DT" else "")

@@ -98,8 +98,9 @@ class Crosswalk:
             digest = self._digest("patient", patient_id)
             code = digest[:6].hex().upper()
             shift = -(1 + int.from_bytes(digest[6:10], "big") % MAX_SHIFT_DAYS)
-            made = Pseudonym(patient_id=f"ANON{code}", patient_name=f"ANON^{code}",
-                             date_shift_days=shift)
+            made = Pseudonym(
+                patient_id=f"ANON{code}", patient_name=f"ANON^{code}", date_shift_days=shift
+            )
             self._patients[patient_id] = made
             return made
 
@@ -142,7 +143,8 @@ class Crosswalk:
             if record is None:
                 raise ReidentificationError(
                     f"study {study_uid or '<absent>'} of instance {ds.get('SOPInstanceUID')} "
-                    "was not anonymised with this crosswalk")
+                    "was not anonymised with this crosswalk"
+                )
             self._restore_uids(ds)
             originals = Dataset.from_json(record)
             for keyword in PATIENT_KEYWORDS + STUDY_KEYWORDS:
@@ -150,9 +152,12 @@ class Crosswalk:
                     del ds[keyword]
             for element in originals:
                 ds[element.tag] = element
-            for keyword in ("PatientIdentityRemoved", "DeidentificationMethod",
-                            "DeidentificationMethodCodeSequence",
-                            "LongitudinalTemporalInformationModified"):
+            for keyword in (
+                "PatientIdentityRemoved",
+                "DeidentificationMethod",
+                "DeidentificationMethodCodeSequence",
+                "LongitudinalTemporalInformationModified",
+            ):
                 if keyword in ds:
                     del ds[keyword]
             if hasattr(ds, "file_meta") and "SOPInstanceUID" in ds:
@@ -201,8 +206,9 @@ class Crosswalk:
         content = self.to_dict()
         # A unique temporary name per call: two workers saving at once each
         # write their own file, and the last rename wins whole.
-        fd, temporary = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp",
-                                         dir=target.parent)  # mode 0600
+        fd, temporary = tempfile.mkstemp(
+            prefix=target.name + ".", suffix=".tmp", dir=target.parent
+        )  # mode 0600
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(content, handle, indent=1)
@@ -233,4 +239,3 @@ class Crosswalk:
 
     def __repr__(self) -> str:
         return f"Crosswalk(patients={len(self._patients)}, uids={len(self._uids)})"
-
