@@ -34,7 +34,7 @@ def misbehave(job: Job, probe: str) -> None:
         os._exit(3)
     if behaviour == "SEGV":
         ctypes.string_at(0)  # a real null-pointer read
-    if behaviour == "HANG":
+    if behaviour.startswith("HANG") and behaviour != "HANGKIDS":
         if probe:
             Path(probe, "hanging").write_text(str(os.getpid()))
         time.sleep(600)

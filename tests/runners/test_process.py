@@ -136,3 +136,22 @@ def test_more_patients_than_processes_all_run_none_refused():
         assert not jobs.failed
         stats = node.runner.stats()
         assert (stats.submitted, stats.finished, stats.queued, stats.running) == (5, 5, 0, 0)
+
+
+def test_stop_cancels_queued_jobs_too_and_every_job_ends_once(tmp_path):
+    with running(Misbehaving, probe=str(tmp_path)) as node:  # two job processes
+        jobs = JobRecorder(node)
+        for patient in ("HANG", "HANG2", "HANG3"):
+            assert store_all(node, series(patient, count=2)) == [0] * 2
+        stats = node.runner.stats
+        assert eventually(lambda: stats().submitted == 3 and stats().running == 2)
+        assert stats().queued == 1
+        assert node.stop(1.0) is False
+        errors = sorted(error.splitlines()[0] for _, error in jobs.failed)
+        assert errors == [
+            "Cancelled: the node stopped before the job could start",
+            "Cancelled: the node stopped while the job was running",
+            "Cancelled: the node stopped while the job was running",
+        ]
+        assert node.wait_idle(5)
+        assert node.runner.stats().cancelled == 3

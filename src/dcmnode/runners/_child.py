@@ -1,4 +1,4 @@
-"""The program a `ProcessRunner` job runs in: ``python -m dcmnode.runners._child DIR LOGFD``.
+"""The program a `ProcessRunner` job runs in: `main` with arguments DIR LOGFD LEVEL.
 
 Reads ``DIR/job.pickle``, runs `dcmnode.execution.compute` in DIR (its own
 working directory) and writes ``DIR/result.pickle``. Log records go to the
@@ -13,7 +13,10 @@ import json
 import logging
 import os
 import pickle
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -72,9 +75,22 @@ def _run(workdir: Path) -> tuple[str, Any]:
         return "error", describe_error(exc)
 
 
+def _die_with_the_node() -> None:
+    """Kill this job's process group if the node process goes away (even by SIGKILL)."""
+    node = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == node:
+            time.sleep(1.0)
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, name="dcmnode-node-watch", daemon=True).start()
+
+
 def main() -> None:
     """Entry point of the job process."""
     workdir, log_fd, level = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    _die_with_the_node()
     faulthandler.enable()  # a segfault also leaves a Python traceback in the log
     _setup_logging(log_fd, level)
     result = _run(workdir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import uuid
 from typing import Any
 
 from dcmnode.execution import compute, describe_error
@@ -73,7 +74,7 @@ class DaskRunner(PooledRunner):
             # import: ship its code with the job instead.
             cloudpickle.register_pickle_by_value(module)
         if self.address is None:
-            self._cluster = LocalCluster(
+            self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
                 n_workers=self.local_workers,
                 threads_per_worker=1,
                 processes=True,
@@ -83,7 +84,9 @@ class DaskRunner(PooledRunner):
             )
             log.info("DaskRunner: started a LocalCluster at %s", self._cluster.scheduler_address)
         target = self._cluster if self._cluster is not None else self.address
-        self._client = Client(target, set_as_default=False, timeout=30)
+        # Typed loosely: distributed's own annotations are incomplete.
+        client: Any = Client
+        self._client: Any = client(target, set_as_default=False, timeout=30)
         log.info("DaskRunner: connected to %s", self._client.scheduler.address)
 
     def _execute(self, job: Job) -> Result:
@@ -95,8 +98,12 @@ class DaskRunner(PooledRunner):
         if load is not None:
             load()
         payload = cloudpickle.dumps((type(self._pipeline), self._pipeline.settings(), job))
-        future = self._client.submit(
-            run_remote, payload, key=f"dcmnode-{job.id}", resources=self.resources, pure=False
+        future: Any = self._client.submit(
+            run_remote,
+            payload,
+            key=f"dcmnode-{job.id}-{uuid.uuid4().hex[:8]}",
+            resources=self.resources,
+            pure=False,
         )
         with self._lock:
             self._futures[job.id] = future

@@ -109,7 +109,8 @@ class PooledRunner(Runner):
         self._pending: dict[str, tuple[Job, float]] = {}  # id -> (job, submitted), until ended
         self._running = 0
         self._stats = RunnerStats(self.workers, self.queue_size)
-        self._stopping = threading.Event()
+        self._stopping = threading.Event()  # stop began: drain, then end
+        self._closed = threading.Event()  # stop ended: no worker takes jobs any more
         self._open()
         name = type(self).__name__
         for index in range(self.workers):
@@ -123,7 +124,7 @@ class PooledRunner(Runner):
         with self._lock:
             self._pending[job.id] = (job, time.monotonic())
             self._stats = replace(self._stats, submitted=self._stats.submitted + 1)
-        if self._stopping.is_set():
+        if self._closed.is_set():
             self._end(job, None, CANCELLED_QUEUED)
             return
         entry = (self._priority(job), next(self._arrivals), job)
@@ -139,8 +140,8 @@ class PooledRunner(Runner):
                 self.queue_size,
             )
             self._queue.put(entry)
-        if self._stopping.is_set():
-            # Stop ran while we waited for room: nobody may take the job now.
+        if self._closed.is_set():
+            # Stop ended while we waited for room: nobody will take the job now.
             self._cancel_queued()
 
     def stats(self) -> RunnerStats:
@@ -176,6 +177,8 @@ class PooledRunner(Runner):
             grace = time.monotonic() + 5.0
             for thread in threads:
                 thread.join(_left(grace))
+        self._closed.set()
+        self._cancel_queued()
         with self._lock:
             stuck = list(self._pending)
         for job_id in stuck:

@@ -146,7 +146,9 @@ class _Child:
         level = logging.getLogger().getEffectiveLevel()
         env = dict(os.environ, PYTHONUNBUFFERED="1", DCMNODE_JOB_ID=self.job.id)
         env["DCMNODE_JOB_DIR"] = str(self.workdir)
-        command = [self.python, "-m", "dcmnode.runners._child", str(self.workdir)]
+        # Not ``-m``: the package imports _child before runpy would run it.
+        start = "from dcmnode.runners._child import main; main()"
+        command = [self.python, "-c", start, str(self.workdir)]
         try:
             with self._lock:
                 self._process = process = subprocess.Popen(
@@ -162,6 +164,9 @@ class _Child:
                     # node's to handle, not the job's.
                     start_new_session=True,
                 )
+        except BaseException:
+            os.close(log_read)
+            raise
         finally:
             os.close(log_write)
         assert process.stdout is not None and process.stderr is not None

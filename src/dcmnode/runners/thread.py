@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from dcmnode.execution import compute, describe_error
 from dcmnode.job import Job
@@ -38,12 +39,10 @@ class ThreadRunner(PooledRunner):
         return compute(self._pipeline, job), None
 
 
-def run_in_thread(function: object, job: Job, timeout: float | None) -> Result:
+def run_in_thread(function: Callable[[Job], Result], job: Job, timeout: float | None) -> Result:
     """Call ``function(job)`` here, or -- with a timeout -- on a helper thread we can abandon."""
-    assert callable(function)
     if timeout is None:
-        result: Result = function(job)
-        return result
+        return function(job)
     box: list[Result] = []
 
     def target() -> None:
