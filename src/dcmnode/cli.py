@@ -126,20 +126,31 @@ def _cmd_failed(args: argparse.Namespace) -> int:
 
     if args.action == "list":
         jobs = admin.failed_jobs(args.data_directory)
-        if not jobs:
+        deliveries = admin.failed_deliveries(args.data_directory)
+        if not jobs and not deliveries:
             print("no failed jobs")
         for job in jobs:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.updated))
             first = job.reason.splitlines()[0] if job.reason else ""
             print(f"{job.job_id}  patient {job.patient!r}  {job.instances} instances  {when}")
             print(f"    {first}")
+        for d in deliveries:
+            print(
+                f"{d.job_id}  patient {d.patient!r}  {d.instances} results not delivered to "
+                f"{', '.join(d.destinations)} after {d.attempts} attempts"
+            )
+            print(f"    {d.error}")
         return 0
     if args.patient is None and args.job is None and not args.all:
         raise DcmnodeError(f"failed {args.action}: name --patient, --job or --all")
-    action = admin.retry if args.action == "retry" else admin.discard
-    count = action(args.data_directory, args.patient, args.job)
-    verb = "due again at the next start" if args.action == "retry" else "deleted"
-    print(f"{count} failed jobs {verb}")
+    if args.action == "retry":
+        count = admin.retry(args.data_directory, args.patient, args.job)
+        count += admin.retry_deliveries(args.data_directory, args.patient, args.job)
+        print(f"{count} failed jobs due again at the next start")
+    else:
+        count = admin.discard(args.data_directory, args.patient, args.job)
+        count += admin.discard_deliveries(args.data_directory, args.patient, args.job)
+        print(f"{count} failed jobs deleted")
     return 0 if count else 1
 
 

@@ -71,6 +71,12 @@ class Dispatcher:
         for key in patients:
             self._queue.put(key)
 
+    def force(self, patients: list[str], policy: str) -> None:
+        """Queue deadline actions: ``"process"`` what arrived, or ``"fail"`` it."""
+        self.activity.begin(len(patients))
+        for key in patients:
+            self._queue.put((key, policy))
+
     def stop(self, timeout: float) -> None:
         """Let queued checks finish, then end the thread."""
         self._queue.put(_STOP)
@@ -82,15 +88,20 @@ class Dispatcher:
             if item is _STOP:
                 return
             try:
-                self._check(str(item))
+                if isinstance(item, tuple):
+                    self._check(item[0], force=item[1])
+                else:
+                    self._check(str(item))
             except Exception:
                 log.exception("patient %r: readiness check failed", item)
             finally:
                 self.activity.end()
 
-    def _check(self, patient: str) -> None:
+    def _check(self, patient: str, force: str | None = None) -> None:
         snapshot = self.store.snapshot(patient)
-        if snapshot is None or not self._ready(snapshot):
+        if snapshot is None:
+            return
+        if force is None and not self._ready(snapshot):
             return
         ordered = {name: _ordered(snapshot.inputs.get(name, ())) for name in self.inputs}
         job = Job(
@@ -107,6 +118,14 @@ class Dispatcher:
             log.debug("patient %r changed during its check; checking again", patient)
             self.check([patient])
             return
+        if force == "fail":
+            reason = f"incomplete at its deadline: {snapshot.instance_count} instances arrived"
+            log.error("%s: %s; kept as failed", job, reason)
+            self.store.finish(patient, job.id, reason)
+            self.bus.emit(events.JOB_FAILED, job=job, duration=0.0, error=reason)
+            return
+        if force is not None:
+            log.warning("%s: deadline passed; processing what arrived", job)
         self.activity.begin()  # the job counts until the executor ends it
         log.info(
             "%s: ready with %d instances from %s@%s",

@@ -85,6 +85,8 @@ class JobCompletion:
                 self.bus.emit(events.JOB_FINISHED, job=job, duration=duration)
             else:
                 self.bus.emit(events.JOB_FAILED, job=job, duration=duration, error=error)
+            if error is not None and self._retry_automatically(job):
+                due = True
             if due:
                 self.recheck([job.patient_id])
         finally:
@@ -109,6 +111,17 @@ class JobCompletion:
             log.error("%s: export failed: %s", job, exc, exc_info=True)
             return describe_error(exc)
         return None
+
+    def _retry_automatically(self, job: Job) -> bool:
+        """Put a failed job's data back for another try, up to ``process_retries``."""
+        limit = self.pipeline.process_retries
+        attempts = max(
+            (f.attempts for f in self.store.failed() if f.job_id == job.id), default=limit + 1
+        )
+        if attempts > limit:
+            return False
+        log.warning("%s: failed attempt %d of %d; trying again", job, attempts, limit + 1)
+        return self.store.retry_failed(job.patient_id) > 0
 
     def _finish(self, job: Job, error: str | None) -> bool:
         try:

@@ -17,6 +17,9 @@ class Maintenance:
 
     - Patients whose quiet period (the inputs' ``stable_after``) has just
       passed are queued for a check -- once per change, not on every tick.
+    - Patients still incomplete *deadline* seconds after their first
+      instance are processed anyway, failed, or left waiting (and logged),
+      as *deadline_policy* says -- once per change.
     - Patients untouched for *expire_after* seconds (0: never) are removed,
       with their files, and logged.
 
@@ -25,8 +28,17 @@ class Maintenance:
     """
 
     def __init__(
-        self, store: MemoryStore, dispatcher: Dispatcher, interval: float, expire_after: float
+        self,
+        store: MemoryStore,
+        dispatcher: Dispatcher,
+        interval: float,
+        expire_after: float,
+        deadline: float = 0.0,
+        deadline_policy: str = "process",
     ) -> None:
+        self.deadline = deadline
+        self.deadline_policy = deadline_policy
+        self._forced: dict[str, int] = {}
         self.store = store
         self.dispatcher = dispatcher
         self.interval = interval
@@ -55,17 +67,30 @@ class Maintenance:
         """Run one round of maintenance now."""
         now = time.time()
         quiet = self.dispatcher.quiet_period
+        waiting = self.store.quiet()
         if quiet:
             due = []
-            for patient, version, changed in self.store.quiet():
+            for patient, version, changed, _ in waiting:
                 if now - changed >= quiet and self._scheduled.get(patient) != version:
                     self._scheduled[patient] = version
                     due.append(patient)
             if due:
                 self.dispatcher.check(due)
+        if self.deadline:
+            late = []
+            for patient, version, _, started in waiting:
+                if now - started >= self.deadline and self._forced.get(patient) != version:
+                    self._forced[patient] = version
+                    late.append(patient)
+            if late and self.deadline_policy == "wait":
+                for patient in late:
+                    log.warning("patient %r: incomplete past its deadline; still waiting", patient)
+            elif late:
+                self.dispatcher.force(late, self.deadline_policy)
         if self.expire_after:
             for patient in self.store.expire(now - self.expire_after):
                 self._scheduled.pop(patient, None)
+                self._forced.pop(patient, None)
                 log.warning(
                     "patient %r expired: untouched for %.0f s; its data is removed",
                     patient,

@@ -60,7 +60,12 @@ class Node:
             self.store, pipeline.input_objects, self.runner.submit, self.activity, self.events
         )
         self._maintenance = Maintenance(
-            self.store, self._dispatcher, pipeline.maintenance_interval, pipeline.expire_after
+            self.store,
+            self._dispatcher,
+            pipeline.maintenance_interval,
+            pipeline.expire_after,
+            pipeline.deadline,
+            pipeline.deadline_policy,
         )
         self.outbox = Outbox(
             self.store.directory / "outbox" if isinstance(self.store, DiskStore) else None,

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from dcmnode.runners.base import Runner
 
 UNROUTED_CHOICES = ("reject", "discard")
+DEADLINE_POLICIES = ("process", "fail", "wait")
 
 
 class Pipeline:
@@ -66,10 +67,18 @@ class Pipeline:
     min_free_mb : int
         Below this much free space in the data directory, C-STOREs are
         refused with 0xA700 until space returns.
+    process_retries : int
+        A failed job runs again on the same data this many times before
+        the data is kept as failed (counted per node run).
     export_retries, export_backoff, export_backoff_max : int, float, float
         A `DicomOutput` that cannot be delivered is retried this many times,
         first after ``export_backoff`` seconds, doubling up to the maximum;
         then it is kept as failed.
+    deadline, deadline_policy : float, str
+        Seconds after a patient's first instance when, still incomplete and
+        with nobody delivering, it is forced: ``"process"`` what arrived,
+        ``"fail"`` it (kept as failed), or ``"wait"`` (log and keep waiting).
+        0 means no deadline.
     expire_after : float
         Seconds after its last change a patient's waiting or failed data is
         removed (0: never). Default: 7 days.
@@ -96,6 +105,9 @@ class Pipeline:
     fsync: bool = True
     min_free_mb: int = 1024
     expire_after: float = 7 * 24 * 3600.0
+    deadline: float = 0.0
+    deadline_policy: str = "process"
+    process_retries: int = 0
     export_retries: int = 10
     export_backoff: float = 5.0
     export_backoff_max: float = 600.0
@@ -126,12 +138,10 @@ class Pipeline:
             raise ConfigError("host: an interface address is required (e.g. 127.0.0.1)")
         check_port(self.port, "port", allow_zero=True)
         resolve_tag(self.group_by, "group_by")
-        if (
-            isinstance(self.export_retries, bool)
-            or not isinstance(self.export_retries, int)
-            or (self.export_retries < 0)
-        ):
-            raise ConfigError(f"export_retries: a whole number >= 0, got {self.export_retries!r}")
+        for name in ("export_retries", "process_retries"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name}: a whole number >= 0, got {value!r}")
         for name in ("workers", "queue_size", "max_associations"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -155,6 +165,12 @@ class Pipeline:
             raise ConfigError(f"min_free_mb: must be a whole number >= 0, got {self.min_free_mb!r}")
         if self.data_directory is not None and not str(self.data_directory).strip():
             raise ConfigError("data_directory: give a folder, or none for memory only")
+        if self.deadline_policy not in DEADLINE_POLICIES:
+            raise ConfigError(
+                f"deadline_policy: one of {DEADLINE_POLICIES}, got {self.deadline_policy!r}"
+            )
+        if not isinstance(self.deadline, int | float) or self.deadline < 0:
+            raise ConfigError(f"deadline: seconds >= 0 (0: none), got {self.deadline!r}")
         if self.unrouted not in UNROUTED_CHOICES:
             raise ConfigError(f"unrouted: must be one of {UNROUTED_CHOICES}, got {self.unrouted!r}")
         self.allowed_calling_aes = [

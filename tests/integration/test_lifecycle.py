@@ -92,3 +92,14 @@ def test_abort_counts_as_end_of_delivery():
         assoc.abort()
         assert node.wait_idle(30)
         assert [j.patient_id for j in jobs.finished] == ["ABORTED"]
+
+
+def test_process_retries_run_the_job_again_then_keep_it_failed():
+    with running(Recording, fail_for=("FLAKY",), process_retries=2) as node:
+        jobs = JobRecorder(node)
+        assert store_all(node, series("FLAKY", count=3)) == [0] * 3
+        assert node.wait_idle(30)
+        assert len(jobs.failed) == 3  # the first try and two retries
+        assert len({job.id for job, _ in jobs.failed}) == 3
+        [failed] = node.store.failed()
+        assert failed.attempts == 3 and len(failed.inputs["ct"]) == 3

@@ -77,3 +77,36 @@ def test_expiry_removes_untouched_patients_and_their_files(tmp_path: Path):
         assert node.store.patients() == []
         assert node.store.journal.flush()
         assert files() == []
+
+
+class Deadlined(Expiring):
+    deadline = 0.3
+
+
+def _wait_for(event_name: str, node: Node) -> threading.Event:
+    happened = threading.Event()
+    node.events.on(event_name, lambda **payload: happened.set())
+    return happened
+
+
+def test_deadline_process_runs_what_arrived():
+    node = Node(Deadlined(port=0, data_directory=None, deadline_policy="process"))
+    jobs = JobRecorder(node)
+    finished = _wait_for(events.JOB_FINISHED, node)
+    with node:
+        assert store_all(node, series("LATE", count=3)) == [0] * 3
+        assert finished.wait(30)
+        assert node.wait_idle(30)
+    [job] = jobs.finished
+    assert len(job.datasets["ct"]) == 3
+
+
+def test_deadline_fail_keeps_the_data_as_failed():
+    node = Node(Deadlined(port=0, data_directory=None, deadline_policy="fail"))
+    failed = _wait_for(events.JOB_FAILED, node)
+    with node:
+        assert store_all(node, series("LATE", count=2)) == [0] * 2
+        assert failed.wait(30)
+        assert node.wait_idle(30)
+        [generation] = node.store.failed()
+        assert "deadline" in generation.reason and len(generation.inputs["ct"]) == 2

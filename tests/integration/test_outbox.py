@@ -84,3 +84,28 @@ def test_delivery_marked_failed_after_its_retries_and_kept(tmp_path):
         assert node.wait_idle(30)
     [manifest] = list((tmp_path / "data" / "outbox").glob("*/manifest.json"))
     assert '"state": "failed"' in manifest.read_text()
+
+
+def test_failed_delivery_is_listed_and_retried_from_the_cli(tmp_path):
+    import subprocess
+    import sys
+
+    port = free_port()
+    destination = Address("LATE", "127.0.0.1", port)
+    sent = series("CLIOUT", count=3)
+    node = _node(tmp_path, destination, export_retries=0)
+    failed = threading.Event()
+    node.events.on(events.EXPORT_FAILED, lambda job_id, error: failed.set())
+    with node:
+        assert store_all(node, sent) == [0] * 3
+        assert failed.wait(30)
+    data = str(tmp_path / "data")
+    cli = [sys.executable, "-m", "dcmnode", "failed"]
+    listing = subprocess.run([*cli, "list", data], capture_output=True, text=True, check=True)
+    assert "patient 'CLIOUT'  3 results not delivered to LATE@127.0.0.1" in listing.stdout
+    retried = subprocess.run([*cli, "retry", data, "--all"], capture_output=True, text=True)
+    assert retried.returncode == 0, retried.stderr
+    with RecordingSCP("LATE", port=port) as pacs:
+        with _node(tmp_path, destination) as node:
+            assert node.wait_idle(30)
+        assert len(pacs.received) == 3

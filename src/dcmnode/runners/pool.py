@@ -261,5 +261,12 @@ class PooledRunner(Runner):
             self._queue.put_nowait((math.inf, next(self._arrivals), None))
 
 
+def relog(job: Job, name: str, level: int, message: str) -> None:
+    """Log a record made by *job* elsewhere under its own logger, prefixed with the job."""
+    logger = logging.getLogger(name)
+    if logger.isEnabledFor(level):
+        logger.log(level, "%s: %s", job, message)
+
+
 def _left(deadline: float) -> float:
     return max(0.0, deadline - time.monotonic())

@@ -14,12 +14,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 from dcmnode.job import Job
 from dcmnode.runners._child import JOB_FILE, RESULT_FILE
-from dcmnode.runners.pool import CANCELLED_RUNNING, PooledRunner, Result
+from dcmnode.runners.pool import CANCELLED_RUNNING, PooledRunner, Result, relog
 
 log = logging.getLogger("dcmnode.runner")
 output_log = logging.getLogger("dcmnode.job.output")
@@ -214,19 +215,19 @@ class _Child:
     def _records(self, line: str, level: int, stream: str) -> None:
         try:
             record = json.loads(line)
-            logger = logging.getLogger(str(record["name"]))
+            name = str(record["name"])
             record_level = int(record["level"])
             message = str(record["message"])
         except (ValueError, KeyError, TypeError):
             output_log.warning("%s: unreadable log line: %s", self.job, line)
             return
-        if logger.isEnabledFor(record_level):
-            logger.log(record_level, "%s: %s", self.job, message)
+        relog(self.job, name, record_level, message)
 
 
-def _reader(handle: object, stream: IO[bytes], level: int, name: str) -> threading.Thread:
+def _reader(
+    handle: Callable[[str, int, str], None], stream: IO[bytes], level: int, name: str
+) -> threading.Thread:
     """Drain *stream* on a thread of its own, so a chatty job can never block on a full pipe."""
-    assert callable(handle)
 
     def loop() -> None:
         with stream:

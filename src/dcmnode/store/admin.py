@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,3 +90,66 @@ def discard(directory: str | Path, patient: str | None = None, job_id: str | Non
         return len(jobs)
     finally:
         db.close()
+
+
+@dataclass(frozen=True)
+class FailedDelivery:
+    """Results of a job that could not be delivered (kept in the outbox)."""
+
+    delivery_id: str
+    job_id: str
+    patient: str
+    destinations: tuple[str, ...]
+    instances: int
+    attempts: int
+    error: str
+    folder: Path
+
+
+def failed_deliveries(directory: str | Path) -> list[FailedDelivery]:
+    """Deliveries in ``DIR/outbox`` that used up their retries."""
+    found = []
+    for manifest in sorted((Path(directory) / "outbox").glob("*/manifest.json")):
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        if data.get("state") == "failed":
+            found.append(
+                FailedDelivery(
+                    data["id"], data["job_id"], data["patient"], tuple(data["destinations"]),
+                    len(data["sops"]), int(data.get("attempts", 0)), data.get("last_error", ""),
+                    manifest.parent,
+                )
+            )  # fmt: skip
+    return found
+
+
+def _chosen(directory: str | Path, patient: str | None, job_id: str | None) -> list[FailedDelivery]:
+    return [
+        d
+        for d in failed_deliveries(directory)
+        if (patient is None or d.patient == patient) and (job_id is None or d.job_id == job_id)
+    ]
+
+
+def retry_deliveries(
+    directory: str | Path, patient: str | None = None, job_id: str | None = None
+) -> int:
+    """Make failed deliveries pending again (fresh retries at the next start)."""
+    chosen = _chosen(directory, patient, job_id)
+    for delivery in chosen:
+        manifest = delivery.folder / "manifest.json"
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        data.update(state="pending", attempts=0)
+        temp = manifest.with_suffix(".tmp")
+        temp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(temp, manifest)
+    return len(chosen)
+
+
+def discard_deliveries(
+    directory: str | Path, patient: str | None = None, job_id: str | None = None
+) -> int:
+    """Delete failed deliveries and their result files."""
+    chosen = _chosen(directory, patient, job_id)
+    for delivery in chosen:
+        shutil.rmtree(delivery.folder, ignore_errors=True)
+    return len(chosen)

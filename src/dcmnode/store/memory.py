@@ -32,6 +32,8 @@ class _Generation:
     version: int = 0
     sender: Sender = Sender("", "")
     changed: float = field(default_factory=time.time)
+    started: float = 0.0  # time of the first instance, for deadlines
+    attempts: int = 0  # failed jobs on this data so far (automatic retries)
 
     def __bool__(self) -> bool:
         return any(self.inputs.values())
@@ -222,7 +224,12 @@ class MemoryStore:
             if error is not None:
                 record.failed.append(
                     FailedGeneration(
-                        patient, generation.number, job_id, error, freeze(generation.inputs)
+                        patient,
+                        generation.number,
+                        job_id,
+                        error,
+                        freeze(generation.inputs),
+                        attempts=generation.attempts + 1,
                     )
                 )
                 record.collecting.changed = time.time()
@@ -251,6 +258,7 @@ class MemoryStore:
                     "retry", job_id=failed.job_id, patient=patient, generation=collecting.number
                 )
             collecting.version += 1
+            collecting.attempts = max([collecting.attempts] + [f.attempts for f in record.failed])
             record.failed = []
             return len({uid for held in collecting.inputs.values() for uid in held})
 
@@ -287,11 +295,11 @@ class MemoryStore:
                 self._record("expire", patient=key)
             return gone
 
-    def quiet(self) -> list[tuple[str, int, float]]:
-        """``(patient, version, changed)`` of every patient due for a check."""
+    def quiet(self) -> list[tuple[str, int, float, float]]:
+        """``(patient, version, changed, started)`` of every patient due for a check."""
         with self._lock:
             return [
-                (key, p.collecting.version, p.collecting.changed)
+                (key, p.collecting.version, p.collecting.changed, p.collecting.started)
                 for key, p in self._patients.items()
                 if p.collecting and not p.delivering and not p.running
             ]
@@ -309,6 +317,7 @@ class MemoryStore:
             record = _Patient(patient, _Generation(generation, inputs, 1 if inputs else 0))
             if changed is not None:
                 record.collecting.changed = changed
+                record.collecting.started = changed
             record.failed = list(failed)
             if not record.is_idle():
                 self._patients[patient] = record

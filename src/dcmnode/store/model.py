@@ -101,6 +101,8 @@ class FailedGeneration:
     inputs: Mapping[str, tuple[Instance, ...]]
     changed: float = field(default_factory=time.time)
     """When the job failed (``time.time()``)."""
+    attempts: int = 1
+    """How many jobs failed on this data since it last arrived (automatic retries)."""
 
 
 @dataclass(frozen=True)
