@@ -16,7 +16,8 @@ from dcmnode.network.scu import echo, send
 from dcmnode.testing import JobRecorder, RecordingSCP, running, series
 from support import free_port, require_tool
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "derive_ct.py"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLE = EXAMPLES / "derive_ct.py"
 SLICES = 16
 
 
@@ -117,3 +118,24 @@ def _wait_until_listening(address: Address, server: subprocess.Popen[bytes]) -> 
         except NetworkError:
             time.sleep(0.1)  # waiting for an external process to bind, not for a race
     raise AssertionError("storescp did not start")
+
+
+def test_segmentation_example_returns_a_seg_over_the_network():
+    sent = series("SEG1", count=8)  # values 0..170: the threshold picks the bright quadrants
+    with RecordingSCP("PACS") as pacs:
+        pipeline = load_pipeline(str(EXAMPLES / "segment_threshold.py"))
+        with running(pipeline, destination=pacs.address, threshold=100) as node:
+            jobs = JobRecorder(node)
+            report = send(sent, Address("SEGNODE", "127.0.0.1", node.port), "SCANNER")
+            assert report.ok
+            assert node.wait_idle(60)
+        assert len(jobs.finished) == 1 and not jobs.failed
+    [seg] = pacs.received
+    assert seg.Modality == "SEG" and seg.SOPClassUID == "1.2.840.10008.5.1.4.1.1.66.4"
+    assert seg.StudyInstanceUID == sent[0].StudyInstanceUID and seg.PatientID == "SEG1"
+    referenced = {
+        item.ReferencedSOPInstanceUID
+        for series_item in seg.ReferencedSeriesSequence
+        for item in series_item.ReferencedInstanceSequence
+    }
+    assert referenced <= {ds.SOPInstanceUID for ds in sent} and referenced
