@@ -116,6 +116,9 @@ class Stamping(Pipeline):
     def process(self, job: Job) -> DicomOutput | NoOutput:
         if job.patient_id == "RAISE":
             raise ValueError("the model raised on a worker")
+        if job.patient_id == "SLOW":
+            time.sleep(4)
+        log.warning("stamping on a worker, pid %d", os.getpid())
         datasets = job.inputs["ct"]
         for ds in datasets:
             ds.SeriesDescription = f"pid {os.getpid()}"

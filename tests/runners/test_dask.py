@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from dcmnode.testing import JobRecorder, RecordingSCP, running
+from dcmnode.testing import JobRecorder, RecordingSCP, running, series
+from integration.helpers import store_all
 from support import free_port
 
 from .common import eventually, send_at_once
@@ -26,8 +28,11 @@ def worker_pids(address: str) -> set[int]:
         return set(client.run(os.getpid).values())
 
 
-def round_trip(cls: type, destination: RecordingSCP, pids: set[int] | None) -> None:
+def round_trip(
+    cls: type, destination: RecordingSCP, pids: set[int] | None, caplog: pytest.LogCaptureFixture
+) -> None:
     """Three patients and a failing one; results come back and leave through the node."""
+    caplog.set_level(logging.WARNING, logger="tests.runners.job")
     with running(cls, destination=destination.address) as node:
         jobs = JobRecorder(node)
         patients = ["D1", "D2", "D3"]
@@ -43,6 +48,10 @@ def round_trip(cls: type, destination: RecordingSCP, pids: set[int] | None) -> N
     if pids is not None:
         assert ran_in <= pids
     assert {str(ds.PatientID) for ds in destination.received} == set(patients)
+    # What the jobs logged on the workers is in the node's log, with the job.
+    logged = [r.getMessage() for r in caplog.records if r.name == "tests.runners.job"]
+    assert sorted(m.split(" (patient ")[1][:5] for m in logged) == ["'D1',", "'D2',", "'D3',"]
+    assert all(m.startswith("job ") and ": stamping on a worker, pid " in m for m in logged)
 
 
 @pytest.fixture(scope="module")
@@ -58,15 +67,17 @@ def local_cluster() -> Iterator[object]:
         yield cluster
 
 
-def test_dask_runner_on_a_local_cluster_with_two_worker_processes(local_cluster, destination):
+def test_dask_runner_on_a_local_cluster_with_two_worker_processes(
+    local_cluster, destination, caplog
+):
     address = local_cluster.scheduler_address
     pids = worker_pids(address)
     assert len(pids) == 2
-    round_trip(on_dask(address, resources={"GPU": 1}, workers=2), destination, pids)
+    round_trip(on_dask(address, resources={"GPU": 1}, workers=2), destination, pids, caplog)
 
 
-def test_dask_runner_starts_its_own_local_cluster(destination):
-    round_trip(on_dask(None, local_workers=1), destination, None)
+def test_dask_runner_starts_its_own_local_cluster(destination, caplog):
+    round_trip(on_dask(None, local_workers=1), destination, None, caplog)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +127,20 @@ def scheduler_and_worker() -> Iterator[str]:
                 process.wait()
 
 
-def test_dask_runner_on_a_separate_scheduler_and_worker(scheduler_and_worker, destination):
+def test_dask_runner_on_a_separate_scheduler_and_worker(scheduler_and_worker, destination, caplog):
     address = scheduler_and_worker
     pids = worker_pids(address)
-    round_trip(on_dask(address, resources={"GPU": 1}, workers=2), destination, pids)
+    round_trip(on_dask(address, resources={"GPU": 1}, workers=2), destination, pids, caplog)
+
+
+def test_dask_job_over_its_timeout_fails_and_the_node_goes_on(local_cluster, destination):
+    cls = on_dask(local_cluster.scheduler_address, workers=2, timeout=1)
+    with running(cls, destination=destination.address) as node:
+        jobs = JobRecorder(node)
+        assert store_all(node, series("SLOW", count=2)) == [0, 0]
+        assert node.wait_idle(30)
+        [(job, error)] = jobs.failed
+        assert "exceeded its timeout of 1 s" in error
+        assert store_all(node, series("AFTER", count=2)) == [0, 0]
+        assert node.wait_idle(30)
+        assert [j.patient_id for j in jobs.finished] == ["AFTER"]

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import uuid
 from typing import Any
 
 from dcmnode.execution import compute, describe_error
 from dcmnode.job import Job
 from dcmnode.pipeline import Pipeline
-from dcmnode.runners.pool import CANCELLED_RUNNING, PooledRunner, Result, positive_int
+from dcmnode.runners.pool import (
+    CANCELLED_RUNNING,
+    PooledRunner,
+    Result,
+    positive_int,
+    relog,
+)
 
 log = logging.getLogger("dcmnode.runner")
 
@@ -108,7 +115,7 @@ class DaskRunner(PooledRunner):
         with self._lock:
             self._futures[job.id] = future
         try:
-            status, value = future.result(timeout=self.timeout)
+            status, value, records = future.result(timeout=self.timeout)
         except TimeoutError:
             future.cancel()
             return None, f"TimeoutError: {job} exceeded its timeout of {self.timeout:g} s"
@@ -121,6 +128,8 @@ class DaskRunner(PooledRunner):
         finally:
             with self._lock:
                 self._futures.pop(job.id, None)
+        for name, level, message in records:
+            relog(job, name, level, message)
         return (value, None) if status == "ok" else (None, value)
 
     def _cancel_running(self) -> None:
@@ -139,13 +148,38 @@ class DaskRunner(PooledRunner):
         return f"DaskRunner({where}, workers={self.workers}, timeout={self.timeout})"
 
 
-def run_remote(payload: bytes) -> tuple[str, Any]:
-    """On a Dask worker: rebuild the pipeline, run `compute`, return ("ok"|"error", value)."""
+class _Collector(logging.Handler):
+    """Keeps the log records one task's thread makes, to send back with its result."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread = threading.get_ident()
+        self.records: list[tuple[str, int, str]] = []
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.records.append((record.name, record.levelno, self.format(record)))
+
+
+def run_remote(payload: bytes) -> tuple[str, Any, list[tuple[str, int, str]]]:
+    """On a Dask worker: rebuild the pipeline and run `compute`.
+
+    Returns ("ok", outputs, records) or ("error", text, records), where
+    records are the job's log records that the worker's logging let through.
+    The worker's logging configuration is left as it is (it may serve
+    others); the collecting handler is removed when the task ends.
+    """
     import pickle
 
+    collector = _Collector()
+    root = logging.getLogger()
+    root.addHandler(collector)
     try:
         cls, settings, job = pickle.loads(payload)
         pipeline: Pipeline = cls(**settings)
-        return "ok", compute(pipeline, job)
+        return "ok", compute(pipeline, job), collector.records
     except BaseException as exc:  # noqa: BLE001 - the error travels back as text
-        return "error", describe_error(exc)
+        return "error", describe_error(exc), collector.records
+    finally:
+        root.removeHandler(collector)
