@@ -139,10 +139,6 @@ class DiskStore(MemoryStore):
         """Write out the index and close it."""
         self.journal.close()
 
-    def discard_failed(self, patient: str) -> list[Instance]:
-        # The journal deletes the files once the index has forgotten them.
-        return super().discard_failed(patient)
-
     # -- start-up ---------------------------------------------------------------------
 
     def _load(self) -> None:

@@ -29,7 +29,7 @@ class Instance:
     In memory, ``dataset`` is the full data set as received (``file_meta``
     carries the transfer syntax it arrived in). On disk, ``path`` is the
     file and ``dataset`` only its header: pixel data is read back when a
-    job needs it (`load`), not held while a study waits.
+    job needs it (`Job.load`), not held while a study waits.
     """
 
     sop_instance_uid: str
@@ -39,14 +39,6 @@ class Instance:
     path: str | None = None
     receipt: str = ""
     """Unique id of this reception (the same SOP instance may be received twice)."""
-
-    def load(self) -> Dataset:
-        """The full data set: read from ``path`` when on disk."""
-        if self.path is None:
-            return self.dataset
-        from pydicom import dcmread
-
-        return dcmread(self.path)
 
 
 @dataclass(frozen=True)
