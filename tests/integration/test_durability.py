@@ -89,10 +89,13 @@ def test_duplicate_replaces_and_counts_once(tmp_path):
 
 def test_hostile_names_never_leave_the_data_directory(tmp_path):
     data = tmp_path / "data"
-    hostile = ["../../etc/passwd", "a/b\\c", "..", "x" * 64, "Ünïcødé^名前", "/abs/path"]
+    hostile = [
+        "../../etc/passwd", "a/b\\c", "..", "x" * 300, "Ünïcødé^名前", "/abs/path",
+        "nul\x00byte", "C:\\Windows\\..",
+    ]  # fmt: skip
     with running(Waiting, data_directory=str(data)) as node:
         for patient_id in hostile:
-            ds = series(patient_id, count=1, series_description="s/../" + "y" * 60)[0]
+            ds = series(patient_id, count=1, series_description="s/../\x00" + "y" * 300)[0]
             ds.PatientName = "../" * 20
             ds.StudyDescription = "bad\\name/" * 6
             assert store_all(node, [ds]) == [0], patient_id
