@@ -109,3 +109,18 @@ def test_failed_delivery_is_listed_and_retried_from_the_cli(tmp_path):
         with _node(tmp_path, destination) as node:
             assert node.wait_idle(30)
         assert len(pacs.received) == 3
+
+
+def test_partial_delivery_resends_only_what_is_missing(tmp_path):
+    port = free_port()
+    sent = series("PARTIAL", count=6)
+    refused = [0, 0xA700, 0, 0xA700, 0xA700, 0]  # the first attempt stores 3 of 6
+    with RecordingSCP("LATE", port=port, answers=refused) as pacs:
+        with _node(tmp_path, Address("LATE", "127.0.0.1", port)) as node:
+            assert store_all(node, sent) == [0] * 6
+            assert node.wait_idle(30)
+        assert len(pacs.attempts) == 9  # 6, then only the 3 refused ones again
+        assert sorted(pacs.attempts[6:]) == sorted(pacs.attempts[i] for i in (1, 3, 4))
+        assert sorted(ds.SOPInstanceUID for ds in pacs.received) == sorted(
+            ds.SOPInstanceUID for ds in sent
+        )

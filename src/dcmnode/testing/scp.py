@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -27,6 +28,9 @@ class RecordingSCP:
         refusing PACS).
     port : int
         Port on 127.0.0.1; 0 picks a free one.
+    answers : sequence of int
+        Statuses for the first C-STOREs, in order (then *status* for the
+        rest): a destination that refuses some instances and takes others.
 
     Examples
     --------
@@ -35,8 +39,17 @@ class RecordingSCP:
     ...     assert scp.wait_for(len(datasets), timeout=10)
     """
 
-    def __init__(self, ae_title: str = "RECEIVER", status: int = 0x0000, port: int = 0) -> None:
+    def __init__(
+        self,
+        ae_title: str = "RECEIVER",
+        status: int = 0x0000,
+        port: int = 0,
+        answers: Sequence[int] = (),
+    ) -> None:
         self.ae_title = ae_title
+        self._answers = list(answers)
+        self.attempts: list[str] = []
+        """SOP Instance UID of every C-STORE request, accepted or not, in order."""
         self._port = port
         self.status = status
         self.received: list[Dataset] = []
@@ -97,10 +110,12 @@ class RecordingSCP:
         ds = event.dataset
         ds.file_meta = event.file_meta
         with self._cond:
-            if self.status == 0:
+            self.attempts.append(str(ds.SOPInstanceUID))
+            status = self._answers.pop(0) if self._answers else self.status
+            if status == 0:
                 self.received.append(ds)
                 self._cond.notify_all()
-        return self.status
+        return status
 
     def __enter__(self) -> RecordingSCP:
         return self.start()
