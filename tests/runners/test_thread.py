@@ -61,3 +61,25 @@ def test_one_runner_class_attribute_serves_two_nodes_at_once():
         assert store_all(second, series("B", count=2)) == [0, 0]
         assert first.wait_idle(30) and second.wait_idle(30)
         assert [[j.patient_id for j in r.finished] for r in recorders] == [["A"], ["B"]]
+
+
+def test_stop_reports_a_stuck_thread_job_as_cancelled_exactly_once():
+    gate, started = threading.Event(), threading.Event()
+    try:
+        with running(Recording, workers=1, gate=gate, started=started) as node:
+            jobs = JobRecorder(node)
+            assert store_all(node, series("STUCK", count=2)) == [0, 0]
+            assert started.wait(30)
+            assert store_all(node, series("QUEUED", count=2)) == [0, 0]
+            assert eventually(lambda: node.runner.stats().queued == 1)
+            assert node.stop(0.5) is False
+            assert sorted((j.patient_id, e.splitlines()[0]) for j, e in jobs.failed) == [
+                ("QUEUED", "Cancelled: the node stopped before the job could start"),
+                ("STUCK", "Cancelled: the node stopped while the job was running"),
+            ]
+            assert node.wait_idle(5)
+            gate.set()  # the abandoned thread ends; its late result is ignored
+            assert eventually(lambda: node.runner.stats().running == 0)
+            assert len(jobs.failed) == 2 and not jobs.finished
+    finally:
+        gate.set()

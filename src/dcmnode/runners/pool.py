@@ -76,6 +76,9 @@ class PooledRunner(Runner):
 
     # -- what subclasses provide ------------------------------------------------------
 
+    _cancel_grace = 5.0
+    """Seconds stop waits for running jobs after `_cancel_running` (kills take a moment)."""
+
     @abstractmethod
     def _execute(self, job: Job) -> Result:
         """Run one job to its end (on a worker thread) and return its result."""
@@ -174,7 +177,7 @@ class PooledRunner(Runner):
                     self._queue.put_nowait((math.inf, next(self._arrivals), None))
                 except queue.Full:
                     break
-            grace = time.monotonic() + 5.0
+            grace = time.monotonic() + self._cancel_grace
             for thread in threads:
                 thread.join(_left(grace))
         self._closed.set()

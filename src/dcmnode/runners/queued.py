@@ -34,6 +34,9 @@ class QueueRunner(PooledRunner):
         cannot be killed; see `ThreadRunner`).
     """
 
+    # Nothing can interrupt a thread: do not wait for it at stop.
+    _cancel_grace = 0.2
+
     def __init__(self, queue_size: int = 64, timeout: float | None = None) -> None:
         super().__init__(1, queue_size, timeout)
         self._ready = False

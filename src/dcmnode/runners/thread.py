@@ -29,6 +29,9 @@ class ThreadRunner(PooledRunner):
         result is discarded. Use `ProcessRunner` when jobs must really die.
     """
 
+    # Nothing can interrupt a thread: do not wait for it at stop.
+    _cancel_grace = 0.2
+
     def __init__(self, workers: int = 2, queue_size: int = 64, timeout: float | None = None):
         super().__init__(workers, queue_size, timeout)
 
