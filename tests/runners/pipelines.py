@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -38,6 +39,12 @@ def misbehave(job: Job, probe: str) -> None:
         if probe:
             Path(probe, "hanging").write_text(str(os.getpid()))
         time.sleep(600)
+    if behaviour == "KILL9":  # what the kernel's OOM killer does
+        os.kill(os.getpid(), signal.SIGKILL)
+    if behaviour == "RESETLOG":  # a library that configures logging on import
+        logging.basicConfig(level=logging.DEBUG, force=True)
+        logging.getLogger().handlers.clear()
+        logging.disable(logging.CRITICAL)
     if behaviour == "HANGKIDS":
         child = subprocess.Popen(["sleep", "600"])
         Path(probe, "grandchild").write_text(str(child.pid))

@@ -34,6 +34,7 @@ def still_serving(node, jobs: JobRecorder) -> None:
         ("RAISE", "ValueError: the model raised"),
         ("EXIT3", "exited with code 3"),
         ("SEGV", "was killed by SIGSEGV (11)"),
+        ("KILL9", "was killed by SIGKILL (9) (out of memory?"),
         ("PRINTRAISE", "failed after printing 10 MB"),
     ],
 )
@@ -155,3 +156,15 @@ def test_stop_cancels_queued_jobs_too_and_every_job_ends_once(tmp_path):
         ]
         assert node.wait_idle(5)
         assert node.runner.stats().cancelled == 3
+
+
+def test_a_job_resetting_logging_leaves_the_node_logging_alone():
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    with running(Misbehaving) as node:
+        jobs = JobRecorder(node)
+        assert store_all(node, series("RESETLOG", count=2)) == [0] * 2
+        assert node.wait_idle(30)
+        assert len(jobs.finished) == 1
+    assert root.handlers == handlers and root.level == level
+    assert logging.getLogger("dcmnode").isEnabledFor(logging.CRITICAL)
