@@ -106,12 +106,8 @@ class Router:
         if self.uses_filter and not self.pipeline.filter(dataset):
             return self._unwanted(context, Status.FILTERED, sop_uid, "rejected by filter", patient)
         if not patient:
-            log.warning(
-                "%s: instance %s has no %s; refused",
-                context,
-                sop_uid,
-                self.pipeline.group_by,
-            )
+            log.warning("%s: instance %s has no %s; refused", context, sop_uid,
+                        self.pipeline.group_by)  # fmt: skip
             return self._refuse(context, Status.MISSING_GROUPING, sop_uid, "no grouping value")
         routes = [
             (name, type(inp).single_series) for name, inp in self.inputs if inp.accepts(dataset)
@@ -120,24 +116,45 @@ class Router:
             return self._unwanted(
                 context, Status.NOT_ROUTED, sop_uid, "no input accepts it", patient
             )
-        path: str | None = None
-        receipt = ""
-        if adopted is not None:
-            path, receipt = adopted, Path(adopted).stem
-        elif isinstance(self.store, DiskStore):
-            if encoded is None:
-                raise ValueError("a persistent store needs the encoded data set")
-            try:
-                path, receipt = self.store.write(patient, encoded())
-            except OutOfSpace as exc:
-                log.error("%s: patient %r: instance %s refused: %s", context, patient, sop_uid, exc)
-                return self._refuse(context, Status.OUT_OF_RESOURCES, sop_uid, str(exc))
-            header_only(dataset)
+        try:
+            path, receipt = self._persist(patient, dataset, encoded, adopted)
+        except OutOfSpace as exc:
+            log.error("%s: patient %r: instance %s refused: %s", context, patient, sop_uid, exc)
+            return self._refuse(context, Status.OUT_OF_RESOURCES, sop_uid, str(exc))
         instance = Instance(sop_uid, sop_class, series_uid, dataset, path, receipt)
+        return self._add(context, patient, routes, instance, written=adopted is None)
+
+    def _persist(
+        self,
+        patient: str,
+        dataset: Dataset,
+        encoded: Callable[[], bytes] | None,
+        adopted: str | None,
+    ) -> tuple[str | None, str]:
+        """Write the instance to a persistent store first; ``(path, receipt)``."""
+        if adopted is not None:
+            return adopted, Path(adopted).stem
+        if not isinstance(self.store, DiskStore):
+            return None, ""
+        if encoded is None:
+            raise ValueError("a persistent store needs the encoded data set")
+        path, receipt = self.store.write(patient, encoded())
+        header_only(dataset)  # the pixels are on disk; waiting patients do not hold them
+        return path, receipt
+
+    def _add(
+        self,
+        context: AssociationContext,
+        patient: str,
+        routes: list[tuple[str, bool]],
+        instance: Instance,
+        written: bool,
+    ) -> Status:
+        sop_uid = instance.sop_instance_uid
         result = self.store.add(context.id, patient, routes, instance, context.sender)
-        if not result.inputs and path is not None and adopted is None:
-            self.store.discard_file(path)  # type: ignore[attr-defined]
         if not result.inputs:
+            if written and instance.path is not None and isinstance(self.store, DiskStore):
+                self.store.discard_file(instance.path)
             return self._unwanted(
                 context,
                 Status.NOT_ROUTED,
@@ -146,9 +163,8 @@ class Router:
                 patient,
             )
         if result.replaced:
-            log.info(
-                "%s: patient %r: instance %s received again; replaced", context, patient, sop_uid
-            )
+            log.info("%s: patient %r: instance %s received again; replaced", context, patient,
+                     sop_uid)  # fmt: skip
         self.bus.emit(
             events.STORED,
             association=context.id,

@@ -26,6 +26,7 @@ import hashlib
 import logging
 import os
 import shutil
+import sqlite3
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from dcmnode.errors import DcmnodeError
-from dcmnode.store.index import Journal, rows, transaction
+from dcmnode.store.index import Journal, Row, rows, transaction
 from dcmnode.store.memory import MemoryStore
 from dcmnode.store.model import FailedGeneration, Instance
 
@@ -142,62 +143,28 @@ class DiskStore(MemoryStore):
     # -- start-up ---------------------------------------------------------------------
 
     def _load(self) -> None:
+        """Read the index back into memory after a start (see the module docstring)."""
         db = self.journal.db
-        known: set[str] = set()
-        with transaction(db):
-            for (job_id,) in db.execute("SELECT job_id FROM jobs WHERE state='done'").fetchall():
-                # Clean-up a crash interrupted: the job was delivered.
-                for row in rows(db, "job=?", (job_id,)):
-                    Path(row.path).unlink(missing_ok=True)
-                db.execute("DELETE FROM instances WHERE job=?", (job_id,))
-                db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
-            running = db.execute("SELECT job_id FROM jobs WHERE state='running'").fetchall()
-            for (job_id,) in running:
-                # The node died while the job ran: its data is due again
-                # (at-least-once processing).
-                log.warning("job %s was running when the node stopped; it will run again", job_id)
-                db.execute("UPDATE instances SET job=NULL WHERE job=?", (job_id,))
-                db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
-        reasons = {
-            job_id: (patient, generation, reason or "", updated)
-            for job_id, patient, generation, reason, updated in db.execute(
-                "SELECT job_id, patient, generation, reason, updated FROM jobs WHERE state='failed'"
-            )
-        }
-        collecting: dict[str, dict[str, dict[str, Instance]]] = defaultdict(dict)
-        generations: dict[str, int] = defaultdict(int)
-        changed: dict[str, float] = defaultdict(float)
-        failed_inputs: dict[str, dict[str, list[Instance]]] = defaultdict(lambda: defaultdict(list))
+        self._settle_jobs()
+        state = _Loaded()
         missing: list[str] = []
         for row in rows(db):
-            known.add(row.receipt)
+            state.known.add(row.receipt)
             instance = self._read(row.path, row.receipt)
             if instance is None:
                 missing.append(row.receipt)
-                continue
-            generations[row.patient] = max(generations[row.patient], row.generation)
-            changed[row.patient] = max(changed[row.patient], row.received)
-            if row.job is None:
-                for name in row.inputs:
-                    collecting[row.patient].setdefault(name, {})[row.sop_uid] = instance
             else:
-                for name in row.inputs:
-                    failed_inputs[row.job][name].append(instance)
+                state.take(row, instance)
         if missing:
             log.warning("%d indexed instances have no file any more; forgotten", len(missing))
             with transaction(db):
                 db.executemany("DELETE FROM instances WHERE receipt=?", [(r,) for r in missing])
-        failed: dict[str, list[FailedGeneration]] = defaultdict(list)
-        for job_id, (patient, generation, reason, updated) in reasons.items():
-            inputs = {name: tuple(group) for name, group in failed_inputs[job_id].items()}
-            failed[patient].append(
-                FailedGeneration(patient, generation, job_id, reason, inputs, updated)
-            )
+        failed = state.failed_generations(db)
         with transaction(db):
-            for patient in set(collecting) | set(failed):
+            for patient in set(state.collecting) | set(failed):
                 # Everything pending becomes one new generation, in memory and
                 # in the index alike, so a claim finds exactly these rows.
-                generation = generations[patient] + 1
+                generation = state.generations[patient] + 1
                 db.execute(
                     "UPDATE instances SET generation=? WHERE patient=? AND job IS NULL",
                     (generation, patient),
@@ -205,19 +172,34 @@ class DiskStore(MemoryStore):
                 self._restore(
                     patient,
                     generation,
-                    collecting.get(patient, {}),
-                    failed[patient],
-                    changed[patient] or None,
+                    state.collecting.get(patient, {}),
+                    failed.get(patient, []),
+                    state.changed[patient] or None,
                 )
         self.orphans = sorted(
-            path for path in self.instances_dir.glob("*/*/*.dcm") if path.stem not in known
+            path for path in self.instances_dir.glob("*/*/*.dcm") if path.stem not in state.known
         )
-        if collecting or failed or self.orphans:
+        if state.collecting or failed or self.orphans:
             log.info(
-                "data directory %s: %d patients with pending data, %d failed jobs, "
+                "data directory %s: %d patients with pending data, %d with failed jobs, "
                 "%d unindexed files to route again",
-                self.directory, len(collecting), len(reasons), len(self.orphans),
+                self.directory, len(state.collecting), len(failed), len(self.orphans),
             )  # fmt: skip
+
+    def _settle_jobs(self) -> None:
+        """Finish what a stop interrupted: clean up done jobs, make running ones due again."""
+        db = self.journal.db
+        with transaction(db):
+            for (job_id,) in db.execute("SELECT job_id FROM jobs WHERE state='done'").fetchall():
+                for row in rows(db, "job=?", (job_id,)):  # the job was delivered
+                    Path(row.path).unlink(missing_ok=True)
+                db.execute("DELETE FROM instances WHERE job=?", (job_id,))
+                db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
+            running = db.execute("SELECT job_id FROM jobs WHERE state='running'").fetchall()
+            for (job_id,) in running:  # at-least-once processing
+                log.warning("job %s was running when the node stopped; it will run again", job_id)
+                db.execute("UPDATE instances SET job=NULL WHERE job=?", (job_id,))
+                db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
 
     def _read(self, path: str, receipt: str) -> Instance | None:
         try:
@@ -243,3 +225,33 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class _Loaded:
+    """What `DiskStore._load` gathers from the index rows."""
+
+    def __init__(self) -> None:
+        self.known: set[str] = set()
+        self.collecting: dict[str, dict[str, dict[str, Instance]]] = defaultdict(dict)
+        self.generations: dict[str, int] = defaultdict(int)
+        self.changed: dict[str, float] = defaultdict(float)
+        self.by_job: dict[str, dict[str, list[Instance]]] = defaultdict(lambda: defaultdict(list))
+
+    def take(self, row: Row, instance: Instance) -> None:
+        self.generations[row.patient] = max(self.generations[row.patient], row.generation)
+        self.changed[row.patient] = max(self.changed[row.patient], row.received)
+        for name in row.inputs:
+            if row.job is None:
+                self.collecting[row.patient].setdefault(name, {})[row.sop_uid] = instance
+            else:
+                self.by_job[row.job][name].append(instance)
+
+    def failed_generations(self, db: sqlite3.Connection) -> dict[str, list[FailedGeneration]]:
+        failed: dict[str, list[FailedGeneration]] = defaultdict(list)
+        query = "SELECT job_id, patient, generation, reason, updated FROM jobs WHERE state='failed'"
+        for job_id, patient, generation, reason, updated in db.execute(query).fetchall():
+            inputs = {name: tuple(group) for name, group in self.by_job[job_id].items()}
+            failed[patient].append(
+                FailedGeneration(patient, generation, job_id, reason or "", inputs, updated)
+            )
+        return failed
