@@ -113,6 +113,7 @@ class PooledRunner(Runner):
         self._running = 0
         self._stats = RunnerStats(self.workers, self.queue_size)
         self._stopping = threading.Event()  # stop began: drain, then end
+        self._cancelling = threading.Event()  # stop's time is up: start nothing new
         self._closed = threading.Event()  # stop ended: no worker takes jobs any more
         self._open()
         name = type(self).__name__
@@ -170,6 +171,7 @@ class PooledRunner(Runner):
         clean = not any(t.is_alive() for t in threads)
         if not clean:
             log.warning("%s: stop timed out; cancelling queued and running jobs", self)
+            self._cancelling.set()
             self._cancel_queued()
             self._cancel_running()
             for _ in threads:  # room was made: every worker now sees a marker
@@ -215,6 +217,11 @@ class PooledRunner(Runner):
             entry = self._pending.get(job.id)
             if entry is None:  # already cancelled
                 return
+            cancel = self._cancelling.is_set()
+        if cancel:  # taken from the queue just as stop cancelled the rest
+            self._end(job, None, CANCELLED_QUEUED)
+            return
+        with self._lock:
             self._running += 1
             waited = time.monotonic() - entry[1]
             self._stats = replace(self._stats, longest_wait=max(self._stats.longest_wait, waited))

@@ -104,6 +104,8 @@ class ProcessRunner(PooledRunner):
             child = _Child(job, workdir, self.python or sys.executable)
             with self._lock:
                 self._children[job.id] = child
+            if self._cancelling.is_set():  # stop's kills may have missed it
+                child.kill("cancelled")
             try:
                 outputs, error = child.run(self.timeout)
             finally:
@@ -152,6 +154,9 @@ class _Child:
         command = [self.python, "-c", start, str(self.workdir)]
         try:
             with self._lock:
+                if self._killed_for is not None:  # cancelled before it began
+                    os.close(log_read)
+                    return None, CANCELLED_RUNNING
                 self._process = process = subprocess.Popen(
                     [*command, str(log_write), str(level)],
                     cwd=self.workdir,
@@ -192,10 +197,11 @@ class _Child:
     def kill(self, reason: str) -> None:
         """Kill the job's whole process group (from any thread)."""
         with self._lock:
-            if self._process is None or self._reaped:
+            if self._reaped:
                 return
             self._killed_for = self._killed_for or reason
-            _kill_group(self._process.pid)
+            if self._process is not None:
+                _kill_group(self._process.pid)
 
     def _result(self, returncode: int, timeout: float | None) -> Result:
         if self._killed_for == "cancelled":
