@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -168,3 +170,40 @@ def test_a_job_resetting_logging_leaves_the_node_logging_alone():
         assert len(jobs.finished) == 1
     assert root.handlers == handlers and root.level == level
     assert logging.getLogger("dcmnode").isEnabledFor(logging.CRITICAL)
+
+
+def test_job_process_reads_its_data_from_the_on_disk_store(tmp_path):
+    data = tmp_path / "data"
+    with running(Misbehaving, probe=str(tmp_path), data_directory=str(data)) as node:
+        jobs = JobRecorder(node)
+        assert store_all(node, series("CWD", count=3)) == [0] * 3
+        assert node.wait_idle(30)
+        assert len(jobs.finished) == 1, jobs.failed
+    assert (tmp_path / "cwd").is_file()
+
+
+NODE_SCRIPT = """
+import sys, time
+from dcmnode.testing import running, series
+from integration.helpers import store_all
+from runners.pipelines import Misbehaving
+
+with running(Misbehaving, probe=sys.argv[1]) as node:
+    store_all(node, series("HANG", count=2))
+    time.sleep(600)
+"""
+
+
+def test_job_processes_die_with_a_killed_node(tmp_path):
+    tests = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]))
+    node = subprocess.Popen([sys.executable, "-c", NODE_SCRIPT, str(tmp_path)], env=env)
+    try:
+        assert eventually(lambda: (tmp_path / "hanging").exists(), 30)
+        job = int((tmp_path / "hanging").read_text())
+        node.kill()  # no clean-up of any kind in the node
+        node.wait(10)
+        assert eventually(lambda: not alive(job), 10)
+    finally:
+        node.kill()
+        node.wait(10)

@@ -38,12 +38,15 @@ class ProcessRunner(PooledRunner):
     A crash of the job -- an exception, ``os._exit``, a segfault, the kernel's
     OOM killer -- ends only that process and is reported at once as a failed
     job with its exit code or signal. A job that exceeds *timeout* is killed
-    together with every process it started. The node's working directory,
-    logging and signal handlers are never touched.
+    together with every process it started, and so is a job whose node dies
+    (even by SIGKILL). The node's working directory, logging and signal
+    handlers are never touched.
 
     Each job runs in a working directory of its own under *processing_dir*
     (``$TMPDIR/dcmnode-processing`` by default), which is deleted afterwards
     -- unless the job failed and *keep_failed* is set, for a post-mortem.
+    The environment variables ``DCMNODE_JOB_ID`` and ``DCMNODE_JOB_DIR`` name
+    the job and that directory.
     Everything the job prints goes to the node's log line by line (logger
     ``dcmnode.job.output``), without any size limit; its ``logging`` records
     are re-logged in the node under their own logger names, prefixed with
