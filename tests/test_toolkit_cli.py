@@ -9,7 +9,7 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from dcmnode.dicom.synthetic import ct_series
+from dcmnode.testing.volumes import ct_series
 from dcmnode.toolkit_cli import register
 
 

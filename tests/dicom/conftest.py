@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from pydicom.dataset import Dataset
 
-from dcmnode.dicom.synthetic import ct_series
 from dcmnode.grinders import Volume
+from dcmnode.testing.volumes import ct_series
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -24,8 +24,8 @@ from dcmnode.dicom import (
     derived_series,
 )
 from dcmnode.dicom.deid import STANDARD_ACTIONS
-from dcmnode.dicom.synthetic import ct_series
 from dcmnode.grinders import Volume, VolumeGrinder
+from dcmnode.testing.volumes import ct_series
 
 from .conftest import Validator
 

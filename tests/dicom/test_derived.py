@@ -7,8 +7,8 @@ import pytest
 from pydicom.dataset import Dataset
 
 from dcmnode.dicom import derived_series, pixel_encoding
-from dcmnode.dicom.synthetic import ct_series
 from dcmnode.grinders import Volume
+from dcmnode.testing.volumes import ct_series
 
 from .conftest import Validator
 

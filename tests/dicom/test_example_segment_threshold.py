@@ -11,8 +11,8 @@ import highdicom as hd
 import numpy as np
 import pytest
 
-from dcmnode.dicom.synthetic import ct_series
 from dcmnode.grinders import Volume
+from dcmnode.testing.volumes import ct_series
 
 from .conftest import Validator
 

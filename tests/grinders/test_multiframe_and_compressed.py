@@ -19,8 +19,8 @@ from pydicom.uid import (
     RLELossless,
 )
 
-from dcmnode.dicom.synthetic import ct_series, default_ct_array
 from dcmnode.grinders import Volume
+from dcmnode.testing.volumes import ct_series, default_ct_array
 
 from .conftest import corners, expected_world, tool
 

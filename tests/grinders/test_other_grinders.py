@@ -9,7 +9,6 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from dcmnode.dicom.synthetic import ct_series, default_ct_array
 from dcmnode.grinders import (
     NiftiFile,
     NiftiGrinder,
@@ -19,6 +18,7 @@ from dcmnode.grinders import (
     compose,
     datasets_grinder,
 )
+from dcmnode.testing.volumes import ct_series, default_ct_array
 
 from .conftest import corners, expected_world
 

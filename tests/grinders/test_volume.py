@@ -7,7 +7,6 @@ import pickle
 import numpy as np
 import pytest
 
-from dcmnode.dicom.synthetic import ct_series, default_ct_array
 from dcmnode.grinders import (
     InconsistentGeometryError,
     MissingSliceError,
@@ -16,6 +15,7 @@ from dcmnode.grinders import (
     Volume,
     VolumeGrinder,
 )
+from dcmnode.testing.volumes import ct_series, default_ct_array
 
 from .conftest import corners, expected_world
 
