@@ -23,6 +23,7 @@ JOB_QUEUED = "job_queued"
 JOB_STARTED = "job_started"
 JOB_FINISHED = "job_finished"
 JOB_FAILED = "job_failed"
+BACKPRESSURE = "backpressure"  # job, queued, workers: a ready job waits for queue room
 EXPORT_DELIVERED = "export_delivered"
 EXPORT_RETRYING = "export_retrying"
 EXPORT_FAILED = "export_failed"
@@ -38,6 +39,7 @@ NAMES = frozenset(
         JOB_STARTED,
         JOB_FINISHED,
         JOB_FAILED,
+        BACKPRESSURE,
         EXPORT_DELIVERED,
         EXPORT_RETRYING,
         EXPORT_FAILED,

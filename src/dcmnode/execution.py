@@ -71,6 +71,10 @@ class JobCompletion:
         log.info("%s: started", job)
         self.bus.emit(events.JOB_STARTED, job=job)
 
+    def backpressure(self, job: Job, queued: int, workers: int) -> None:
+        """Tell the event hooks that *job* waits for room in the runner's full queue."""
+        self.bus.emit(events.BACKPRESSURE, job=job, queued=queued, workers=workers)
+
     def finished(self, job: Job, outputs: Sequence[Output] | None, error: str | None) -> None:
         """Export *outputs* (or record *error*), clean up, and look at the patient again."""
         try:

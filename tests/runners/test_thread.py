@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from dcmnode import events
 from dcmnode.runners import ThreadRunner
 from dcmnode.testing import JobRecorder, running, series
 from integration.helpers import store_all
@@ -37,6 +38,11 @@ def test_backpressure_more_ready_patients_than_workers_none_lost_none_refused(ca
     gate, started = threading.Event(), threading.Event()
     with running(Recording, workers=1, queue_size=1, gate=gate, started=started) as node:
         jobs = JobRecorder(node)
+        waiting: list[tuple[str, int, int]] = []
+        node.events.on(
+            events.BACKPRESSURE,
+            lambda job, queued, workers: waiting.append((job.patient_id, queued, workers)),
+        )
         assert store_all(node, series("FIRST", count=2)) == [0, 0]
         assert started.wait(30)
         patients = [f"P{i}" for i in range(6)]
@@ -45,6 +51,7 @@ def test_backpressure_more_ready_patients_than_workers_none_lost_none_refused(ca
         assert send_at_once(node, patients) == {p: [0, 0, 0] for p in patients}
         assert eventually(lambda: node.runner.stats().backpressure >= 1)
         assert "(backpressure)" in caplog.text
+        assert waiting and all(p in patients and (q, w) == (1, 1) for p, q, w in waiting)
         gate.set()
         assert node.wait_idle(60)
         assert sorted(j.patient_id for j in jobs.finished) == sorted(["FIRST", *patients])

@@ -20,6 +20,9 @@ class RunnerHooks(Protocol):
     def started(self, job: Job) -> None:
         """The job began to run."""
 
+    def backpressure(self, job: Job, queued: int, workers: int) -> None:
+        """*job* waits for room: *queued* jobs wait and all *workers* are busy."""
+
     def finished(self, job: Job, outputs: Sequence[Output] | None, error: str | None) -> None:
         """The job ended: outputs to export, or an error text (reason and traceback).
 

@@ -135,14 +135,15 @@ class PooledRunner(Runner):
         try:
             self._queue.put_nowait(entry)
         except queue.Full:
-            with self._lock:
-                self._stats = replace(self._stats, backpressure=self._stats.backpressure + 1)
             log.warning(
                 "%s waits: all %d workers busy and %d jobs queued (backpressure)",
                 job,
                 self.workers,
                 self.queue_size,
             )
+            self._hooks.backpressure(job, self.queue_size, self.workers)
+            with self._lock:  # counted last: whoever sees the count sees the log and event
+                self._stats = replace(self._stats, backpressure=self._stats.backpressure + 1)
             self._queue.put(entry)
         if self._closed.is_set():
             # Stop ended while we waited for room: nobody will take the job now.
