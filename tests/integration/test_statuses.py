@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from pynetdicom import AE
 from pynetdicom.sop_class import CTImageStorage  # type: ignore[attr-defined]
 
@@ -77,4 +79,26 @@ def test_wrong_called_ae_and_unknown_calling_ae_are_rejected():
         assoc = ae.associate("127.0.0.1", node.port, ae_title="NODE")
         assert assoc.is_established
         assoc.release()
+        assert node.wait_idle(30)
+
+
+def test_associations_beyond_the_maximum_are_rejected_then_accepted_again():
+    with running(Recording, max_associations=2) as node:
+        first, second = associate(node), associate(node)
+        assert first.is_established and second.is_established
+        ae = AE(ae_title="SCANNER")
+        ae.add_requested_context(CTImageStorage)
+        third = ae.associate("127.0.0.1", node.port, ae_title="NODE")
+        assert third.is_rejected
+        first.release()
+        # pynetdicom counts an association until its thread has ended, a
+        # moment after the release: try again a bounded number of times.
+        for _ in range(100):
+            fourth = ae.associate("127.0.0.1", node.port, ae_title="NODE")
+            if fourth.is_established:
+                break
+            threading.Event().wait(0.05)
+        assert fourth.is_established
+        fourth.release()
+        second.release()
         assert node.wait_idle(30)
