@@ -6,7 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian
 
 from dcmnode.errors import PipelineError
 
@@ -47,7 +48,24 @@ def check_datasets(datasets: Any, owner: str) -> list[Dataset]:
             )
         if "SOPInstanceUID" not in ds or "SOPClassUID" not in ds:
             raise PipelineError(f"{owner}: item {index} lacks SOPInstanceUID or SOPClassUID")
+        ensure_file_meta(ds)
     return result
+
+
+def ensure_file_meta(ds: Dataset) -> Dataset:
+    """Give a dataset built by hand the file meta it needs to be sent or written.
+
+    A missing transfer syntax becomes Explicit VR Little Endian; the media
+    storage UIDs follow the dataset's own. Existing values are kept.
+    """
+    meta = getattr(ds, "file_meta", None)
+    if meta is None:
+        meta = ds.file_meta = FileMetaDataset()
+    if "TransferSyntaxUID" not in meta:
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    return ds
 
 
 def normalise(result: object) -> Sequence[Output]:

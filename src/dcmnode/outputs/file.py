@@ -9,8 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pydicom import dcmwrite
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.dataset import Dataset
 
 from dcmnode.errors import ExportError, PipelineError
 from dcmnode.outputs.base import ExportContext, Output, check_datasets
@@ -41,14 +40,17 @@ class FileOutput(Output):
         self.directory = Path(directory)
 
     def export(self, context: ExportContext) -> None:
-        for ds in self.datasets:
-            folder = (
-                self.directory
-                / uid_name(ds.get("StudyInstanceUID", ""), "StudyInstanceUID")
-                / uid_name(ds.get("SeriesInstanceUID", ""), "SeriesInstanceUID")
-            )
-            folder.mkdir(parents=True, exist_ok=True)
-            target = folder / f"{uid_name(ds.SOPInstanceUID, 'SOPInstanceUID')}.dcm"
+        # Check every name before writing anything: a bad UID fails the job
+        # without leaving some of its files behind.
+        targets = [
+            self.directory
+            / uid_name(ds.get("StudyInstanceUID", ""), "StudyInstanceUID")
+            / uid_name(ds.get("SeriesInstanceUID", ""), "SeriesInstanceUID")
+            / f"{uid_name(ds.SOPInstanceUID, 'SOPInstanceUID')}.dcm"
+            for ds in self.datasets
+        ]
+        for ds, target in zip(self.datasets, targets, strict=True):
+            target.parent.mkdir(parents=True, exist_ok=True)
             _write_atomically(ds, target)
 
     def describe(self) -> str:
@@ -56,10 +58,6 @@ class FileOutput(Output):
 
 
 def _write_atomically(ds: Dataset, target: Path) -> None:
-    if not getattr(ds, "file_meta", None) or "TransferSyntaxUID" not in ds.file_meta:
-        meta = FileMetaDataset(getattr(ds, "file_meta", FileMetaDataset()))
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.file_meta = meta
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
