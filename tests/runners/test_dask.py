@@ -61,7 +61,7 @@ def local_cluster() -> Iterator[object]:
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",
         resources={"GPU": 1},
     ) as cluster:
         yield cluster
@@ -91,7 +91,7 @@ def scheduler_and_worker() -> Iterator[str]:
     common = ["--host", "127.0.0.1", "--no-dashboard"]
     processes = [
         subprocess.Popen(
-            [dask, "scheduler", "--port", str(port), *common],
+            [dask, "scheduler", "--port", str(port), "--dashboard-address", "127.0.0.1:0", *common],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -86,7 +86,7 @@ class DaskRunner(PooledRunner):
                 threads_per_worker=1,
                 processes=True,
                 host="127.0.0.1",
-                dashboard_address=None,
+                dashboard_address="127.0.0.1:0",  # its HTTP server: loopback, any port
                 resources=self.resources,
             )
             log.info("DaskRunner: started a LocalCluster at %s", self._cluster.scheduler_address)
