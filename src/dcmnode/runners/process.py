@@ -28,6 +28,8 @@ output_log = logging.getLogger("dcmnode.job.output")
 # Longest piece of a line re-logged as one record: output without newlines
 # never makes the node buffer more than this.
 _CHUNK = 64 * 1024
+# Log records are JSON lines made by the child: one piece each, up to a sane size.
+_RECORD_CHUNK = 16 * 1024 * 1024
 # How long the node waits for the last output after the job's process group died.
 _DRAIN_SECONDS = 10.0
 
@@ -182,7 +184,7 @@ class _Child:
         readers = [
             _reader(self._lines, process.stdout, logging.INFO, "stdout"),
             _reader(self._lines, process.stderr, logging.WARNING, "stderr"),
-            _reader(self._records, os.fdopen(log_read, "rb"), logging.INFO, "log"),
+            _reader(self._records, os.fdopen(log_read, "rb"), logging.INFO, "log", _RECORD_CHUNK),
         ]
         if not _wait_exit(process, timeout):
             self.kill("timeout")
@@ -234,13 +236,17 @@ class _Child:
 
 
 def _reader(
-    handle: Callable[[str, int, str], None], stream: IO[bytes], level: int, name: str
+    handle: Callable[[str, int, str], None],
+    stream: IO[bytes],
+    level: int,
+    name: str,
+    limit: int = _CHUNK,
 ) -> threading.Thread:
     """Drain *stream* on a thread of its own, so a chatty job can never block on a full pipe."""
 
     def loop() -> None:
         with stream:
-            while chunk := stream.readline(_CHUNK):
+            while chunk := stream.readline(limit):
                 handle(chunk.decode("utf-8", "replace").rstrip("\r\n"), level, name)
 
     thread = threading.Thread(target=loop, name=f"dcmnode-job-{name}", daemon=True)
