@@ -44,8 +44,10 @@ class JobCompletion:
     """The node's side of every job: events, export, clean-up. Never raises.
 
     Success drops exactly the generation the job was given; any error (in a
-    grinder, in ``process`` or in an output) marks the job failed and keeps
-    that generation, with the reason, in the store.
+    grinder, in ``process``, in a `FileOutput`, or while persisting a
+    `DicomOutput` to the outbox) marks the job failed and keeps that
+    generation, with the reason, in the store. Delivering a `DicomOutput` is
+    the outbox's work, with its own retries, after the job has ended.
     """
 
     def __init__(
