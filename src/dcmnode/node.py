@@ -110,12 +110,13 @@ class Node:
         self._scp.start()
         host, port = self.address
         log.info(
-            "%s listening on %s:%d as %s (inputs: %s)",
+            "%s listening on %s:%d as %s (inputs: %s; data %s)",
             type(self.pipeline).__name__,
             host,
             port,
             self.pipeline.ae_title,
             ", ".join(self.pipeline.input_objects),
+            f"in {self.store.directory}" if isinstance(self.store, DiskStore) else "in memory only",
         )
         return self
 
