@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -15,18 +13,9 @@ from pydicom.dataset import Dataset
 
 from dcmnode.grinders import Volume
 from dcmnode.testing.volumes import ct_series
+from support import free_port, require_tool
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def tool(name: str) -> str:
-    """Path of a command-line tool: fail under CI=true, skip elsewhere, when missing."""
-    path = shutil.which(name)
-    if path is None:
-        if IN_CI:
-            pytest.fail(f"{name} is required under CI=true but is not installed")
-        pytest.skip(f"{name} is not installed")
-    return path
+tool = require_tool  # fails under CI=true, skips elsewhere, when missing
 
 
 Validator = Callable[[Dataset], list[str]]
@@ -51,12 +40,6 @@ def dciodvfy(tmp_path: Path) -> Validator:
         return [line for line in lines if line.startswith("Error")]
 
     return validate
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

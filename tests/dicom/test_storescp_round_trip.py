@@ -78,7 +78,7 @@ def test_results_round_trip_through_orthanc(ct_volume: Volume, tmp_path: Path) -
     import time
     import urllib.request
 
-    from .conftest import free_port
+    from support import free_port
 
     executable = shutil.which("Orthanc")
     if executable is None:

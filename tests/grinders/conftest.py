@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Sequence
 
 import numpy as np
-import pytest
 from numpy.typing import NDArray
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
+from support import require_tool
 
-
-def tool(name: str) -> str:
-    """Path of a command-line tool: fail under CI=true, skip elsewhere, when missing."""
-    path = shutil.which(name)
-    if path is None:
-        if IN_CI:
-            pytest.fail(f"{name} is required under CI=true but is not installed")
-        pytest.skip(f"{name} is not installed")
-    return path
+tool = require_tool  # fails under CI=true, skips elsewhere, when missing
 
 
 def expected_world(
