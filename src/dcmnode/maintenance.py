@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from dcmnode.dispatch import Dispatcher
 from dcmnode.store.memory import MemoryStore
@@ -15,6 +16,7 @@ log = logging.getLogger("dcmnode.maintenance")
 class Maintenance:
     """One thread that wakes every *interval* seconds.
 
+    - Associations that ended without a close event are closed (*sweep*).
     - Patients whose quiet period (the inputs' ``stable_after``) has just
       passed are queued for a check -- once per change, not on every tick.
     - Patients still incomplete *deadline* seconds after their first
@@ -35,7 +37,9 @@ class Maintenance:
         expire_after: float,
         deadline: float = 0.0,
         deadline_policy: str = "process",
+        sweep: Callable[[], int] | None = None,
     ) -> None:
+        self.sweep = sweep
         self.deadline = deadline
         self.deadline_policy = deadline_policy
         self._forced: dict[str, int] = {}
@@ -65,6 +69,8 @@ class Maintenance:
 
     def tick(self) -> None:
         """Run one round of maintenance now."""
+        if self.sweep is not None:
+            self.sweep()  # associations that vanished without a close event
         now = time.time()
         quiet = self.dispatcher.quiet_period
         waiting = self.store.quiet()

@@ -92,6 +92,7 @@ class Node:
             max_associations=pipeline.max_associations,
             network_timeout=pipeline.network_timeout,
         )
+        self._maintenance.sweep = self._scp.sweep
         self._started = False
         self._stopped = threading.Event()
 

@@ -28,6 +28,18 @@ class Quiet(Pipeline):
         return None
 
 
+class AnyCT(Input):
+    required_values = {"Modality": "CT"}
+
+
+class Processing(Pipeline):
+    ae_title = "NODE"
+    inputs = {"ct": AnyCT}
+
+    def process(self, job):  # type: ignore[no-untyped-def]
+        return None
+
+
 class NeverCT(Input):
     required_values = {"Modality": "CT"}
 
@@ -110,3 +122,24 @@ def test_deadline_fail_keeps_the_data_as_failed():
         assert node.wait_idle(30)
         [generation] = node.store.failed()
         assert "deadline" in generation.reason and len(generation.inputs["ct"]) == 2
+
+
+def test_an_association_that_ends_without_a_close_event_is_swept():
+    """If pynetdicom ever lost a close event, the patient must not wait forever."""
+    from pynetdicom import evt
+
+    from .helpers import associate
+
+    node = Node(Processing(port=0, data_directory=None, maintenance_interval=0.05))
+    finished = _wait_for(events.JOB_FINISHED, node)
+    with node:
+        assoc = associate(node)
+        for ds in series("SILENT", count=3):
+            assert assoc.send_c_store(ds).Status == 0
+        # Simulate the lost event: the node's close handler is unbound from
+        # the server side of this association before the sender releases.
+        for server_side in node._scp._ae.active_associations:
+            server_side.unbind(evt.EVT_CONN_CLOSE, node._scp._handle_close)
+        assoc.release()
+        assert finished.wait(30)  # the maintenance sweep closed it; the job ran
+        assert node.wait_idle(30)

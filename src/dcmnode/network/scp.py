@@ -73,7 +73,7 @@ class StorageSCP:
         self._on_store = on_store
         self._on_close = on_close
         self._lock = threading.Lock()
-        self._contexts: dict[int, AssociationContext] = {}
+        self._contexts: dict[int, tuple[AssociationContext, Any]] = {}
         ae = AE(ae_title=ae_title)
         ae.require_called_aet = require_called_ae
         ae.require_calling_aet = list(allowed_calling_aes or [])
@@ -134,7 +134,7 @@ class StorageSCP:
         context = AssociationContext(next(_ids), Sender("", str(address)))
         assoc.dcmnode_context = context
         with self._lock:
-            self._contexts[context.id] = context
+            self._contexts[context.id] = (context, assoc)
         try:
             self._on_open(context)
         except Exception:
@@ -142,8 +142,10 @@ class StorageSCP:
 
     def _handle_close(self, event: Any) -> None:
         context = getattr(event.assoc, "dcmnode_context", None)
-        if context is None:
-            return
+        if context is not None:
+            self._close(context)
+
+    def _close(self, context: AssociationContext) -> None:
         with self._lock:
             if self._contexts.pop(context.id, None) is None:
                 return  # closed already: pynetdicom may report a close twice
@@ -151,6 +153,24 @@ class StorageSCP:
             self._on_close(context)
         except Exception:
             log.exception("%s: close handler failed", context)
+
+    def sweep(self) -> int:
+        """Close associations whose thread ended without a close event; return how many.
+
+        pynetdicom reports every close we have seen, but a patient whose
+        association vanished silently would never be checked again, so the
+        maintenance thread asks here on every round.
+        """
+        with self._lock:
+            gone = [
+                context
+                for context, assoc in self._contexts.values()
+                if assoc.ident is not None and not assoc.is_alive()  # started, then ended
+            ]
+        for context in gone:
+            log.warning("%s: ended without a close event; treated as closed", context)
+            self._close(context)
+        return len(gone)
 
     def _handle_store(self, event: Any) -> int:
         context: AssociationContext | None = getattr(event.assoc, "dcmnode_context", None)
