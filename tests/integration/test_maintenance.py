@@ -143,3 +143,14 @@ def test_an_association_that_ends_without_a_close_event_is_swept():
         assoc.release()
         assert finished.wait(30)  # the maintenance sweep closed it; the job ran
         assert node.wait_idle(30)
+
+
+def test_deadline_counts_from_the_first_instance_not_from_the_epoch():
+    node = Node(Deadlined(port=0, data_directory=None, deadline=3.0))
+    jobs = JobRecorder(node)
+    finished = _wait_for(events.JOB_FINISHED, node)
+    with node:
+        assert store_all(node, series("EARLY", count=2)) == [0] * 2
+        assert node.wait_idle(30)
+        assert jobs.started == []  # well before its deadline: still waiting
+        assert finished.wait(30)  # forced once the 3 s have passed

@@ -148,3 +148,16 @@ def test_hammer_every_instance_in_exactly_one_claim(seed):
         seen |= uids
     assert seen == everything
     assert store.patients() == []
+
+
+def test_quiet_reports_first_and_last_arrival_of_the_generation():
+    """Quiet periods, deadlines and expiry all measure from these two times."""
+    store = MemoryStore()
+    store.add(0, "P", ROUTE, instance("1.1"), SENDER)
+    [(_, version1, changed1, started1)] = store.quiet()
+    assert 0 < started1 == changed1
+    store.add(0, "P", ROUTE, instance("1.2"), SENDER)
+    [(_, version2, changed2, started2)] = store.quiet()
+    assert version2 == version1 + 1
+    assert started2 == started1  # the first arrival stays
+    assert changed2 >= changed1 and changed2 != 0

@@ -152,6 +152,8 @@ class MemoryStore:
                 )
                 generation.version += 1
                 generation.sender = sender
+                generation.changed = time.time()
+                generation.started = generation.started or generation.changed
                 if association in self._open:
                     record.delivering.add(association)
                     self._open[association].add(patient)
