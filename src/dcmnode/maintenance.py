@@ -42,12 +42,12 @@ class Maintenance:
         self.sweep = sweep
         self.deadline = deadline
         self.deadline_policy = deadline_policy
-        self._forced: dict[str, int] = {}
+        self._forced: dict[str, tuple[int, int]] = {}
         self.store = store
         self.dispatcher = dispatcher
         self.interval = interval
         self.expire_after = expire_after
-        self._scheduled: dict[str, int] = {}
+        self._scheduled: dict[str, tuple[int, int]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="dcmnode-maintenance", daemon=True)
 
@@ -74,6 +74,11 @@ class Maintenance:
         now = time.time()
         quiet = self.dispatcher.quiet_period
         waiting = self.store.quiet()
+        # Forget patients that are no longer waiting (processed, running,
+        # expired), so these maps stay as small as the set of waiting patients.
+        present = {patient for patient, *_ in waiting}
+        self._scheduled = {k: v for k, v in self._scheduled.items() if k in present}
+        self._forced = {k: v for k, v in self._forced.items() if k in present}
         if quiet:
             due = []
             for patient, version, changed, _ in waiting:
@@ -95,8 +100,6 @@ class Maintenance:
                 self.dispatcher.force(late, self.deadline_policy)
         if self.expire_after:
             for patient in self.store.expire(now - self.expire_after):
-                self._scheduled.pop(patient, None)
-                self._forced.pop(patient, None)
                 log.warning(
                     "patient %r expired: untouched for %.0f s; its data is removed",
                     patient,

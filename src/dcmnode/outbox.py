@@ -233,9 +233,10 @@ class Outbox:
             where = "kept for the next start" if self.directory else "lost (no data directory)"
             log.warning("outbox: %d deliveries still pending at stop; %s", waiting, where)
         with self._cond:
-            for _ in self._due:
-                self.activity.end()
+            dropped = len(self._due)
             self._due.clear()
+        if dropped:
+            self.activity.end(dropped)  # outside our lock: never hold two at once
 
     def _next(self) -> Delivery | None:
         with self._cond:

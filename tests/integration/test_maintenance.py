@@ -154,3 +154,25 @@ def test_deadline_counts_from_the_first_instance_not_from_the_epoch():
         assert node.wait_idle(30)
         assert jobs.started == []  # well before its deadline: still waiting
         assert finished.wait(30)  # forced once the 3 s have passed
+
+
+class QuickCT(QuietCT):
+    stable_after = 0.3
+
+
+class QuickQuiet(Quiet):
+    inputs = {"ct": QuickCT}
+
+
+def test_quiet_period_applies_again_to_the_next_generation():
+    """Same patient, same number of instances twice: each generation gets its job."""
+    node = Node(QuickQuiet(port=0, data_directory=None))
+    jobs = JobRecorder(node)
+    done = threading.Semaphore(0)
+    node.events.on(events.JOB_FINISHED, lambda job, duration: done.release())
+    with node:
+        for _ in range(2):
+            assert store_all(node, series("AGAIN", count=2)) == [0, 0]
+            assert done.acquire(timeout=30)
+            assert node.wait_idle(30)
+    assert [len(j.datasets["ct"]) for j in jobs.finished] == [2, 2]

@@ -158,6 +158,6 @@ def test_quiet_reports_first_and_last_arrival_of_the_generation():
     assert 0 < started1 == changed1
     store.add(0, "P", ROUTE, instance("1.2"), SENDER)
     [(_, version2, changed2, started2)] = store.quiet()
-    assert version2 == version1 + 1
+    assert version2 != version1
     assert started2 == started1  # the first arrival stays
     assert changed2 >= changed1 and changed2 != 0

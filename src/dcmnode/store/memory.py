@@ -9,6 +9,7 @@ it, and ``claim`` (compare-and-set on the generation's version).
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -68,6 +69,10 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._patients: dict[str, _Patient] = {}
         self._open: dict[int, set[str]] = {}
+        # Versions come from one store-wide counter, never per patient: a
+        # patient forgotten after its job and seen again must not reuse a
+        # version that someone (a snapshot, the maintenance thread) remembers.
+        self._revisions = itertools.count(1)
 
     def _record(self, op: str, **data: object) -> None:
         """Called under the lock at every state change; a durable store journals it."""
@@ -150,7 +155,7 @@ class MemoryStore:
                     generation=generation.number,
                     inputs=tuple(taken),
                 )
-                generation.version += 1
+                generation.version = next(self._revisions)
                 generation.sender = sender
                 generation.changed = time.time()
                 generation.started = generation.started or generation.changed
@@ -259,7 +264,7 @@ class MemoryStore:
                 self._record(
                     "retry", job_id=failed.job_id, patient=patient, generation=collecting.number
                 )
-            collecting.version += 1
+            collecting.version = next(self._revisions)
             collecting.attempts = max([collecting.attempts] + [f.attempts for f in record.failed])
             record.failed = []
             return len({uid for held in collecting.inputs.values() for uid in held})
@@ -297,11 +302,20 @@ class MemoryStore:
                 self._record("expire", patient=key)
             return gone
 
-    def quiet(self) -> list[tuple[str, int, float, float]]:
-        """``(patient, version, changed, started)`` of every patient due for a check."""
+    def quiet(self) -> list[tuple[str, tuple[int, int], float, float]]:
+        """``(patient, (generation, version), changed, started)`` of every patient due for a check.
+
+        The ``(generation, version)`` pair names the data exactly: versions
+        come from a store-wide counter, so it never repeats.
+        """
         with self._lock:
             return [
-                (key, p.collecting.version, p.collecting.changed, p.collecting.started)
+                (
+                    key,
+                    (p.collecting.number, p.collecting.version),
+                    p.collecting.changed,
+                    p.collecting.started,
+                )
                 for key, p in self._patients.items()
                 if p.collecting and not p.delivering and not p.running
             ]
@@ -316,7 +330,8 @@ class MemoryStore:
     ) -> None:
         """Load a patient's state read back from disk (restart); journals nothing."""
         with self._lock:
-            record = _Patient(patient, _Generation(generation, inputs, 1 if inputs else 0))
+            version = next(self._revisions) if inputs else 0
+            record = _Patient(patient, _Generation(generation, inputs, version))
             if changed is not None:
                 record.collecting.changed = changed
                 record.collecting.started = changed
