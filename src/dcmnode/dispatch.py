@@ -121,8 +121,10 @@ class Dispatcher:
         if force == "fail":
             reason = f"incomplete at its deadline: {snapshot.instance_count} instances arrived"
             log.error("%s: %s; kept as failed", job, reason)
-            self.store.finish(patient, job.id, reason)
+            due = self.store.finish(patient, job.id, reason)
             self.bus.emit(events.JOB_FAILED, job=job, duration=0.0, error=reason)
+            if due:  # newer data arrived meanwhile: it deserves its own check
+                self.check([patient])
             return
         if force is not None:
             log.warning("%s: deadline passed; processing what arrived", job)

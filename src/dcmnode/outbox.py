@@ -33,7 +33,7 @@ from dcmnode import events
 from dcmnode.activity import Activity
 from dcmnode.events import EventBus
 from dcmnode.network.address import Address
-from dcmnode.network.scu import send
+from dcmnode.network.scu import SendReport, send
 from dcmnode.network.status import is_success
 
 log = logging.getLogger("dcmnode.outbox")
@@ -261,13 +261,18 @@ class Outbox:
             missing = delivery.missing(address)
             if not missing:
                 continue
+            report = SendReport()
             try:
-                report = send(
-                    delivery.load(missing), address, self.calling_ae, timeout=self.timeout
+                send(
+                    delivery.load(missing),
+                    address,
+                    self.calling_ae,
+                    timeout=self.timeout,
+                    report=report,
                 )
             except Exception as exc:
                 errors.append(f"{address}: {exc}")
-                continue
+            # What arrived before any break-off counts: only the rest is resent.
             arrived = delivery.delivered.setdefault(str(address), set())
             for ds, code in report.statuses:
                 if isinstance(ds, Dataset) and is_success(code):

@@ -133,6 +133,7 @@ def send(
     calling_ae: str = "DCMNODE",
     progress: Progress | None = None,
     timeout: float = 60.0,
+    report: SendReport | None = None,
 ) -> SendReport:
     """C-STORE datasets or Part-10 files to *address*.
 
@@ -151,13 +152,16 @@ def send(
         ``progress(item, status)`` after every item.
     timeout : float
         Seconds for connection, association and each DIMSE exchange.
+    report : SendReport, optional
+        Filled as items are answered; pass one to keep the statuses of what
+        was sent before a `NetworkError` broke the transfer off.
 
     Raises
     ------
     NetworkError
         When an association cannot be established or breaks off.
     """
-    report = SendReport()
+    report = report if report is not None else SendReport()
     headers: list[_Header] = []
     for item in items:
         try:
