@@ -31,10 +31,17 @@ def settings_of(cls: type) -> dict[str, Any]:
     """Map every setting of pipeline class *cls* to its annotation (or ``Any``)."""
     from dcmnode.runners.base import Runner  # named in Pipeline's annotations
 
-    try:
-        hints = typing.get_type_hints(cls, localns={"Runner": Runner})
-    except Exception:  # unresolvable user annotations: fall back to value types
-        hints = {}
+    hints: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        # Class by class, so that one unresolvable user annotation (a name
+        # imported only for type checkers) costs only that class's hints;
+        # its settings then take their type from their default value.
+        try:
+            hints.update(typing.get_type_hints(klass, localns={"Runner": Runner}))
+        except Exception:
+            for name, raw in getattr(klass, "__annotations__", {}).items():
+                if isinstance(raw, str) and raw.startswith(("ClassVar", "typing.ClassVar")):
+                    hints[name] = typing.ClassVar
     found: dict[str, Any] = {}
     for klass in reversed(cls.__mro__):
         if klass is object:
@@ -43,7 +50,7 @@ def settings_of(cls: type) -> dict[str, Any]:
             if name.startswith("_") or name in found:
                 continue
             annotation = hints.get(name, Any)
-            if typing.get_origin(annotation) is typing.ClassVar:
+            if annotation is typing.ClassVar or typing.get_origin(annotation) is typing.ClassVar:
                 continue
             value = getattr(cls, name, None)
             if name in getattr(klass, "__annotations__", {}) or isinstance(value, _SIMPLE):
@@ -129,7 +136,7 @@ def _convert(annotation: Any, value: Any) -> Any:
     raise ValueError(f"cannot convert {value!r} to {annotation}")
 
 
-def _from_default(cls: type, name: str, annotation: Any) -> Any:
+def from_default(cls: type, name: str, annotation: Any) -> Any:
     """For unannotated settings, infer the type from the class default."""
     if annotation is not Any:
         return annotation
@@ -158,7 +165,7 @@ def resolve(
     def put(name: str, value: Any, source: str) -> None:
         if name not in known:
             raise _unknown(name, known, source)
-        overrides[name] = convert(name, _from_default(cls, name, known[name]), value, source)
+        overrides[name] = convert(name, from_default(cls, name, known[name]), value, source)
 
     if config_file is not None:
         path = Path(config_file)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydicom.dataset import Dataset
 
-from dcmnode.config import convert, settings_of
+from dcmnode.config import convert, from_default, settings_of
 from dcmnode.errors import ConfigError, PipelineError
 from dcmnode.inputs.base import Input
 from dcmnode.inputs.tags import resolve_tag
@@ -123,7 +123,8 @@ class Pipeline:
         for name, value in settings.items():
             if name not in known:
                 raise ConfigError(f"unknown setting {name!r} for {type(self).__name__}")
-            setattr(self, name, convert(name, known[name], value, "constructor"))
+            kind = from_default(type(self), name, known[name])
+            setattr(self, name, convert(name, kind, value, "constructor"))
         self.allowed_calling_aes = list(self.allowed_calling_aes)
         self.check()
         self.input_objects: dict[str, Input] = {name: cls() for name, cls in self.inputs.items()}

@@ -103,3 +103,21 @@ def test_address_parsing():
     for bad in ("PACS", "PACS@host", "@host:1", "PACS@host:0", "X" * 17 + "@h:1"):
         with pytest.raises(ConfigError):
             Address.parse(bad)
+
+
+def test_an_unresolvable_user_annotation_does_not_untype_the_other_settings():
+    namespace: dict[str, object] = {}
+    exec(
+        "from __future__ import annotations\n"
+        "from dcmnode import Input, Pipeline\n"
+        "class CT(Input):\n    required_values = {'Modality': 'CT'}\n"
+        "class Odd(Pipeline):\n"
+        "    inputs = {'ct': CT}\n"
+        "    model: OnlyForTypeCheckers | None = None\n"
+        "    threshold: float = 0.5\n"
+        "    def process(self, job):\n        return None\n",
+        namespace,
+    )
+    odd = namespace["Odd"]
+    node = odd(**resolve(odd, None, {}, ["port=104", "threshold=2"]))  # type: ignore[operator]
+    assert node.port == 104 and node.threshold == 2.0
