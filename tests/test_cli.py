@@ -121,3 +121,20 @@ def test_demo_runs_end_to_end():
     result = dcmnode("demo", "--count", "8", timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "demo succeeded" in result.stdout
+
+
+def test_run_on_a_busy_port_or_unusable_data_directory_says_so(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = dcmnode(
+            "run", str(EXAMPLE), "--port", str(port), "--set", f"data_directory={tmp_path / 'd'}"
+        )
+    assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = dcmnode("run", str(EXAMPLE), "--set", f"data_directory={blocker}")
+    assert result.returncode == 2 and "data_directory: cannot use" in result.stderr

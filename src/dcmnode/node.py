@@ -10,6 +10,7 @@ from types import TracebackType
 from dcmnode import events
 from dcmnode.activity import Activity
 from dcmnode.dispatch import Dispatcher
+from dcmnode.errors import NetworkError
 from dcmnode.events import EventBus
 from dcmnode.execution import JobCompletion
 from dcmnode.maintenance import Maintenance
@@ -108,7 +109,13 @@ class Node:
         self._recover()
         self.outbox.start()
         self._maintenance.start()
-        self._scp.start()
+        try:
+            self._scp.start()
+        except OSError as exc:
+            self.stop(timeout=5)
+            raise NetworkError(
+                f"cannot listen on {self.pipeline.host}:{self.pipeline.port}: {exc.strerror or exc}"
+            ) from exc
         host, port = self.address
         log.info(
             "%s listening on %s:%d as %s (inputs: %s; data %s)",

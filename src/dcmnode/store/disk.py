@@ -36,7 +36,7 @@ from typing import Any
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
-from dcmnode.errors import DcmnodeError
+from dcmnode.errors import ConfigError, DcmnodeError
 from dcmnode.store.index import Journal, Row, rows, transaction
 from dcmnode.store.memory import MemoryStore
 from dcmnode.store.model import FailedGeneration, Instance
@@ -90,11 +90,14 @@ class DiskStore(MemoryStore):
         self.free_space: Callable[[Path], int] = lambda path: shutil.disk_usage(path).free
         self.instances_dir = self.directory / "instances"
         self.tmp_dir = self.directory / "tmp"
-        for folder in (self.instances_dir, self.tmp_dir):
-            folder.mkdir(parents=True, exist_ok=True)
-        for stale in self.tmp_dir.iterdir():
-            stale.unlink(missing_ok=True)
-        self.journal = Journal(self.directory / "index.sqlite")
+        try:
+            for folder in (self.instances_dir, self.tmp_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+            for stale in self.tmp_dir.iterdir():
+                stale.unlink(missing_ok=True)
+            self.journal = Journal(self.directory / "index.sqlite")
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"data_directory: cannot use {self.directory}: {exc}") from exc
         self.orphans: list[Path] = []
         self._load()
 
