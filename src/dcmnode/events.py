@@ -1,16 +1,29 @@
-"""Named events users can hook: stored, rejected, ready, job started/finished/failed.
+"""Named events users can hook: stored, rejected, ready, job started/finished/failed, ...
+
+Two ways to hook them:
+
+- a pipeline method named ``on_<event>`` taking one `Event`, e.g.
+  ``def on_job_failed(self, event): notify(event.job, event.error)`` -- works
+  for every node, including one started by ``dcmnode run``;
+- ``node.events.on(name, handler)``, where ``handler(**payload)`` gets the
+  payload as keyword arguments (for code that builds its own `Node`).
 
 Handlers run in the thread that emits the event (an association thread for
-``STORED``, a worker for job events), never under a store lock. A handler
-that raises is logged and ignored: a monitoring hook can never break storage.
+``stored``, a worker for job events), never under a store lock: keep them
+quick. A handler that raises is logged and ignored: a monitoring hook can
+never break storage or processing.
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
+
+from dcmnode.errors import PipelineError
 
 log = logging.getLogger("dcmnode.events")
 
@@ -71,3 +84,65 @@ class EventBus:
                 handler(**payload)
             except Exception:
                 log.exception("event handler %r for %s failed", handler, name)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One emitted event, as a pipeline's ``on_<name>`` method receives it.
+
+    The payload's fields are attributes: ``event.job`` and ``event.error``
+    for ``job_failed``, ``event.association`` for ``association_opened``.
+    """
+
+    name: str
+    payload: Mapping[str, Any]
+
+    def __getattr__(self, field: str) -> Any:
+        if field.startswith("__") or field == "payload":  # copy/pickle probe before init
+            raise AttributeError(field)
+        try:
+            return self.payload[field]
+        except KeyError:
+            known = ", ".join(sorted(self.payload)) or "none"
+            message = f"event {self.name!r} has no {field!r} (it has: {known})"
+            raise AttributeError(message) from None
+
+
+HOOK_PREFIX = "on_"
+
+
+def hook_methods(target: object) -> dict[str, Callable[[Event], None]]:
+    """Event name -> the ``on_<name>`` method of *target*, for each one it defines.
+
+    Raises `PipelineError` for an ``on_...`` method that names no event, so a
+    typo (``on_job_faild``) is found at start-up instead of never firing.
+    """
+    found: dict[str, Callable[[Event], None]] = {}
+    for attribute in dir(type(target)):
+        if not attribute.startswith(HOOK_PREFIX):
+            continue
+        name = attribute[len(HOOK_PREFIX) :]
+        if name not in NAMES:
+            close = difflib.get_close_matches(name, sorted(NAMES), n=1)
+            hint = f"; did you mean {HOOK_PREFIX}{close[0]}?" if close else ""
+            raise PipelineError(
+                f"{type(target).__name__}.{attribute}: no event is called {name!r}{hint}"
+            )
+        method = getattr(target, attribute)
+        if callable(method):
+            found[name] = method
+    return found
+
+
+def bind_hooks(bus: EventBus, target: object) -> None:
+    """Subscribe every ``on_<name>`` method of *target* to its event on *bus*."""
+    for name, method in hook_methods(target).items():
+        bus.on(name, _as_event_handler(name, method))
+
+
+def _as_event_handler(name: str, method: Callable[[Event], None]) -> Handler:
+    def handler(**payload: Any) -> None:
+        method(Event(name, payload))
+
+    handler.__qualname__ = getattr(method, "__qualname__", name)
+    return handler

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-from dcmnode.store.model import Sender
+from dcmnode.network.association import Sender
 
 _counter = itertools.count(1)
 

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from pydicom.dataset import Dataset
 
-from dcmnode.config import convert, from_default, settings_of
 from dcmnode.errors import ConfigError, PipelineError
+from dcmnode.events import hook_methods
 from dcmnode.inputs.base import Input
 from dcmnode.inputs.tags import resolve_tag
 from dcmnode.job import Job
 from dcmnode.network.address import check_ae_title, check_port
-
-if TYPE_CHECKING:
-    from dcmnode.runners.base import Runner
+from dcmnode.runners.base import Runner
+from dcmnode.settings import convert, from_default, settings_of
 
 UNROUTED_CHOICES = ("reject", "discard")
 DEADLINE_POLICIES = ("process", "fail", "wait")
@@ -86,6 +85,12 @@ class Pipeline:
         Seconds between maintenance rounds (quiet periods, expiry).
     runner : Runner or None
         Where jobs run; None means ``ThreadRunner(workers, queue_size)``.
+        Each node runs a fresh copy of it (`Runner.fresh`).
+
+    Methods named ``on_<event>`` (``on_job_failed``, ``on_export_delivered``,
+    ... see `dcmnode.events`) are called with an `~dcmnode.events.Event`
+    whenever the node emits that event; one that raises is logged and
+    ignored.
     """
 
     ae_title: str = "DCMNODE"
@@ -192,10 +197,9 @@ class Pipeline:
             raise PipelineError(f"{name}.inputs: at least one input must not be optional")
         if type(self).process is Pipeline.process:
             raise PipelineError(f"{name}: implement process(self, job)")
-        from dcmnode.runners.base import Runner
-
         if self.runner is not None and not isinstance(self.runner, Runner):
             raise PipelineError(f"{name}.runner: expected a Runner, got {self.runner!r}")
+        hook_methods(self)  # an on_... method that names no event is a typo: say so now
 
     def filter(self, dataset: Dataset) -> bool:
         """Return False to refuse *dataset* before routing (runs in the association thread).

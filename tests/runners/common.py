@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dcmnode.node import Node
 from dcmnode.testing import series
-from integration.helpers import store_all
+from sending import store_all
 
 
 def alive(pid: int) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 
 from dcmnode import Address, DicomOutput, Job, NoOutput, Pipeline
 from dcmnode.runners import DaskRunner, ProcessRunner, QueueRunner
-from integration.pipelines import CT
+from pipelines import CT
 
 log = logging.getLogger("tests.runners.job")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dcmnode.testing import JobRecorder, RecordingSCP, running, series
-from integration.helpers import store_all
+from sending import store_all
 from support import free_port
 
 from .common import eventually, send_at_once

@@ -7,9 +7,9 @@ import textwrap
 
 import pytest
 
-from dcmnode.loader import load_pipeline
+from dcmnode.cli.run import load_pipeline
 from dcmnode.testing import JobRecorder, running, series
-from integration.helpers import store_all
+from sending import store_all
 
 PIPELINE = """
     import os

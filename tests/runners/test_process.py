@@ -16,7 +16,7 @@ import pytest
 from dcmnode import Address
 from dcmnode.network.scu import echo
 from dcmnode.testing import JobRecorder, running, series
-from integration.helpers import store_all
+from sending import store_all
 
 from .common import alive, eventually, send_at_once
 from .pipelines import MEGABYTE_LINE, KeepingFailed, Misbehaving, SlowProcess
@@ -185,7 +185,7 @@ def test_job_process_reads_its_data_from_the_on_disk_store(tmp_path):
 NODE_SCRIPT = """
 import sys, time
 from dcmnode.testing import running, series
-from integration.helpers import store_all
+from sending import store_all
 from runners.pipelines import Misbehaving
 
 with running(Misbehaving, probe=sys.argv[1]) as node:

@@ -6,7 +6,7 @@ import threading
 
 from dcmnode import events
 from dcmnode.testing import JobRecorder, running, series
-from integration.helpers import store_all
+from sending import store_all
 
 from .common import eventually, send_at_once
 from .pipelines import Sequential

@@ -7,8 +7,8 @@ import threading
 from dcmnode import events
 from dcmnode.runners import ThreadRunner
 from dcmnode.testing import JobRecorder, running, series
-from integration.helpers import store_all
-from integration.pipelines import Recording
+from pipelines import Recording
+from sending import store_all
 
 from .common import eventually, send_at_once
 

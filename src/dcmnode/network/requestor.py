@@ -13,8 +13,9 @@ A requestor that only sends never needs the reactor to read DIMSE messages,
 so `associate` parks it for good: the association's checkpoint is replaced by
 a gate the reactor cannot pass until the association ends, and the first
 message is sent only once the reactor is known to be parked. This touches
-pynetdicom internals (``_reactor_checkpoint``, ``_kill``); pyproject pins the
-minor version it was written against and the concurrency tests exercise it.
+pynetdicom internals (``_reactor_checkpoint``, ``_kill``): pyproject pins the
+minor version it was written against, `dcmnode.network.compat` checks them at
+import, and the concurrency tests exercise them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pynetdicom import AE, evt
 from pynetdicom.association import Association
 
 from dcmnode.errors import NetworkError
+from dcmnode.network import compat  # noqa: F401 - fails early on an unsupported pynetdicom
 from dcmnode.network.address import Address
 from dcmnode.network.sockets import set_nodelay
 

@@ -20,10 +20,10 @@ from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
+from dcmnode.network import compat  # noqa: F401 - fails early on an unsupported pynetdicom
+from dcmnode.network.association import AssociationContext, Sender
 from dcmnode.network.sockets import set_nodelay
 from dcmnode.network.status import Status
-from dcmnode.routing import AssociationContext
-from dcmnode.store.model import Sender
 
 log = logging.getLogger("dcmnode.scp")
 

@@ -1,6 +1,6 @@
 """The program a `ProcessRunner` job runs in: `main` with arguments DIR LOGFD LEVEL.
 
-Reads ``DIR/job.pickle``, runs `dcmnode.execution.compute` in DIR (its own
+Reads ``DIR/job.pickle``, runs `dcmnode.runners.compute.compute` in DIR (its own
 working directory) and writes ``DIR/result.pickle``. Log records go to the
 file descriptor LOGFD as JSON lines, which the node re-logs under the job's
 id; stdout and stderr are pipes the node reads line by line.
@@ -54,7 +54,8 @@ def _setup_logging(log_fd: int, level: int) -> None:
 
 
 def _run(workdir: Path) -> tuple[str, Any]:
-    from dcmnode.execution import compute, describe_error
+    from dcmnode.runners.compute import compute, describe_error
+    from dcmnode.runners.source import load_class
 
     try:
         with open(workdir / JOB_FILE, "rb") as file:
@@ -63,12 +64,7 @@ def _run(workdir: Path) -> tuple[str, Any]:
         # project folders unpickle by reference here too.
         sys.path[:0] = [p for p in path_list if p not in sys.path]
         source, settings, job = pickle.loads(payload)
-        if isinstance(source, str):
-            from dcmnode.loader import load_pipeline
-
-            cls = load_pipeline(source)
-        else:
-            cls = source
+        cls = load_class(source) if isinstance(source, str) else source
         pipeline = cls(**settings)
         return "ok", compute(pipeline, job)
     except BaseException as exc:  # noqa: BLE001 - everything becomes the job's error
@@ -94,7 +90,7 @@ def main() -> None:
     faulthandler.enable()  # a segfault also leaves a Python traceback in the log
     _setup_logging(log_fd, level)
     result = _run(workdir)
-    from dcmnode.execution import describe_error
+    from dcmnode.runners.compute import describe_error
 
     temporary = workdir / (RESULT_FILE + ".tmp")
     try:

@@ -4,14 +4,34 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import Any, ClassVar, Protocol, Self
 
-if TYPE_CHECKING:  # the pipeline module refers to runners: avoid the import cycle
-    from dcmnode.job import Job
-    from dcmnode.outputs.base import Output
-    from dcmnode.pipeline import Pipeline
+from dcmnode.inputs.base import Input
+from dcmnode.job import Job
+from dcmnode.outputs.base import Output
+
+
+class PipelineLike(Protocol):
+    """What a runner needs of a pipeline: its inputs, ``process``, and how to rebuild it.
+
+    `dcmnode.Pipeline` is one; runners never import it, so that the
+    pipeline module can name runners without an import cycle.
+    """
+
+    _source: ClassVar[str | None]
+    """``"path.py:Class"`` for a class loaded from a file, which another process cannot import."""
+
+    @property
+    def input_objects(self) -> Mapping[str, Input]:
+        """Input name -> input, whose grinders `compute` runs."""
+
+    def process(self, job: Job) -> Any:
+        """The user's processing."""
+
+    def settings(self) -> dict[str, Any]:
+        """The settings that rebuild an equal pipeline as ``type(self)(**settings)``."""
 
 
 class RunnerHooks(Protocol):
@@ -67,28 +87,22 @@ class Runner(ABC):
     """Executes jobs. The node calls `start` once, `submit` per job, `stop` at the end.
 
     For each job a runner calls ``hooks.started(job)``, then
-    ``dcmnode.execution.compute(pipeline, job)`` -- grinders and ``process``,
-    which may run in another thread, process or machine -- and finally
-    ``hooks.finished(job, outputs, error)`` in the node process.
+    ``dcmnode.runners.compute.compute(pipeline, job)`` -- grinders and
+    ``process``, which may run in another thread, process or machine -- and
+    finally ``hooks.finished(job, outputs, error)`` in the node process.
 
     A runner set as a class attribute (``runner = ProcessRunner(...)``) is a
-    template: each pipeline *instance* that reads it gets its own copy (see
-    `__get__`), so several nodes started from one class never share queues,
-    workers or processes. Subclasses therefore create all their state in
-    `start`, never in ``__init__``.
+    template: each node runs a `fresh` copy of it, so several nodes started
+    from one class never share queues, workers or processes. Subclasses
+    therefore create all their state in `start`, never in ``__init__``.
     """
 
-    def __get__(self, instance: Any, owner: type | None = None) -> Self:
-        if instance is None:
-            return self
-        # First access through a pipeline instance: give it a private copy,
-        # cached in the instance so the node and the checks see the same one.
-        own = copy.copy(self)
-        instance.__dict__["runner"] = own
-        return own
+    def fresh(self) -> Self:
+        """An unstarted copy with the same configuration (what a node runs)."""
+        return copy.copy(self)
 
     @abstractmethod
-    def start(self, pipeline: Pipeline, hooks: RunnerHooks) -> None:
+    def start(self, pipeline: PipelineLike, hooks: RunnerHooks) -> None:
         """Start the workers."""
 
     @abstractmethod

@@ -8,9 +8,9 @@ import threading
 import uuid
 from typing import Any
 
-from dcmnode.execution import compute, describe_error
 from dcmnode.job import Job
-from dcmnode.pipeline import Pipeline
+from dcmnode.runners.base import PipelineLike
+from dcmnode.runners.compute import compute, describe_error
 from dcmnode.runners.pool import (
     CANCELLED_RUNNING,
     PooledRunner,
@@ -71,7 +71,10 @@ class DaskRunner(PooledRunner):
 
     def _open(self) -> None:
         import cloudpickle
-        from distributed import Client, LocalCluster
+        import distributed as _distributed
+
+        # Typed loosely: distributed's own annotations are incomplete.
+        distributed: Any = _distributed
 
         self._cluster: Any = None
         self._futures: dict[str, Any] = {}
@@ -81,7 +84,7 @@ class DaskRunner(PooledRunner):
             # import: ship its code with the job instead.
             cloudpickle.register_pickle_by_value(module)
         if self.address is None:
-            self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
+            self._cluster = distributed.LocalCluster(
                 n_workers=self.local_workers,
                 threads_per_worker=1,
                 processes=True,
@@ -91,9 +94,7 @@ class DaskRunner(PooledRunner):
             )
             log.info("DaskRunner: started a LocalCluster at %s", self._cluster.scheduler_address)
         target = self._cluster if self._cluster is not None else self.address
-        # Typed loosely: distributed's own annotations are incomplete.
-        client: Any = Client
-        self._client: Any = client(target, set_as_default=False, timeout=30)
+        self._client: Any = distributed.Client(target, set_as_default=False, timeout=30)
         log.info("DaskRunner: connected to %s", self._client.scheduler.address)
 
     def _execute(self, job: Job) -> Result:
@@ -177,7 +178,7 @@ def run_remote(payload: bytes) -> tuple[str, Any, list[tuple[str, int, str]]]:
     root.addHandler(collector)
     try:
         cls, settings, job = pickle.loads(payload)
-        pipeline: Pipeline = cls(**settings)
+        pipeline: PipelineLike = cls(**settings)
         return "ok", compute(pipeline, job), collector.records
     except BaseException as exc:  # noqa: BLE001 - the error travels back as text
         return "error", describe_error(exc), collector.records

@@ -20,11 +20,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from dcmnode.errors import ConfigError
-from dcmnode.execution import describe_error
 from dcmnode.job import Job
 from dcmnode.outputs.base import Output
-from dcmnode.pipeline import Pipeline
-from dcmnode.runners.base import Runner, RunnerHooks, RunnerStats
+from dcmnode.runners.base import PipelineLike, Runner, RunnerHooks, RunnerStats
+from dcmnode.runners.compute import describe_error
 
 log = logging.getLogger("dcmnode.runner")
 
@@ -98,7 +97,7 @@ class PooledRunner(Runner):
 
     # -- the runner interface ---------------------------------------------------------
 
-    def start(self, pipeline: Pipeline, hooks: RunnerHooks) -> None:
+    def start(self, pipeline: PipelineLike, hooks: RunnerHooks) -> None:
         if self._threads is not None:
             raise RuntimeError(f"{type(self).__name__} already started")
         self._threads = []

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from dcmnode.execution import compute
 from dcmnode.job import Job
 from dcmnode.runners.pool import PooledRunner, Result
-from dcmnode.runners.thread import run_in_thread
+from dcmnode.runners.thread import ThreadRunner
 
 log = logging.getLogger("dcmnode.runner")
 
 
-class QueueRunner(PooledRunner):
+class QueueRunner(ThreadRunner):
     """Run jobs strictly one after another on a single long-lived worker.
 
     For a model that is expensive to load or owns a resource that allows one
@@ -34,11 +33,8 @@ class QueueRunner(PooledRunner):
         cannot be killed; see `ThreadRunner`).
     """
 
-    # Nothing can interrupt a thread: do not wait for it at stop.
-    _cancel_grace = 0.2
-
     def __init__(self, queue_size: int = 64, timeout: float | None = None) -> None:
-        super().__init__(1, queue_size, timeout)
+        PooledRunner.__init__(self, 1, queue_size, timeout)
         self._ready = False
 
     def _open(self) -> None:
@@ -63,10 +59,7 @@ class QueueRunner(PooledRunner):
                 log.info("%s: running %s.setup()", self, type(self._pipeline).__name__)
                 setup()
             self._ready = True
-        return run_in_thread(self._pipeline_compute, job, self.timeout)
-
-    def _pipeline_compute(self, job: Job) -> Result:
-        return compute(self._pipeline, job), None
+        return super()._execute(job)
 
     def __repr__(self) -> str:
         return f"QueueRunner(timeout={self.timeout})"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from dcmnode.execution import compute, describe_error
 from dcmnode.job import Job
+from dcmnode.runners.compute import compute, describe_error
 from dcmnode.runners.pool import PooledRunner, Result
 
 
@@ -36,9 +36,9 @@ class ThreadRunner(PooledRunner):
         super().__init__(workers, queue_size, timeout)
 
     def _execute(self, job: Job) -> Result:
-        return run_in_thread(self._pipeline_compute, job, self.timeout)
+        return run_in_thread(self._compute, job, self.timeout)
 
-    def _pipeline_compute(self, job: Job) -> Result:
+    def _compute(self, job: Job) -> Result:
         return compute(self._pipeline, job), None
 
 

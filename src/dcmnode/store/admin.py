@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from dcmnode.errors import DcmnodeError
-from dcmnode.store.index import connect, rows, transaction
+from dcmnode.store.index import connect, drop_job, release_job, transaction
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class FailedJob:
     updated: float
 
 
-def _open(directory: str | Path):  # type: ignore[no-untyped-def]
+def _open(directory: str | Path) -> sqlite3.Connection:
     index = Path(directory) / "index.sqlite"
     if not index.is_file():
         raise DcmnodeError(f"{directory} is not a dcmnode data directory (no index.sqlite)")
@@ -46,7 +48,7 @@ def failed_jobs(directory: str | Path) -> list[FailedJob]:
         db.close()
 
 
-def _select(db, patient: str | None, job_id: str | None) -> list[str]:  # type: ignore[no-untyped-def]
+def _select(db: sqlite3.Connection, patient: str | None, job_id: str | None) -> list[str]:
     query = "SELECT job_id FROM jobs WHERE state='failed'"
     args: list[str] = []
     if patient is not None:
@@ -58,38 +60,35 @@ def _select(db, patient: str | None, job_id: str | None) -> list[str]:  # type: 
     return [j for (j,) in db.execute(query, args)]
 
 
+def _for_each_failed_job(
+    directory: str | Path,
+    patient: str | None,
+    job_id: str | None,
+    action: Callable[[sqlite3.Connection, str], None],
+) -> int:
+    """Apply *action* to the chosen failed jobs in one transaction; return how many."""
+    db = _open(directory)
+    try:
+        with transaction(db):
+            jobs = _select(db, patient, job_id)
+            for job in jobs:
+                action(db, job)
+        return len(jobs)
+    finally:
+        db.close()
+
+
 def retry(directory: str | Path, patient: str | None = None, job_id: str | None = None) -> int:
     """Make failed jobs' data due again: the node processes it at its next start.
 
     Returns the number of jobs retried.
     """
-    db = _open(directory)
-    try:
-        with transaction(db):
-            jobs = _select(db, patient, job_id)
-            for job in jobs:
-                db.execute("UPDATE instances SET job=NULL WHERE job=?", (job,))
-                db.execute("DELETE FROM jobs WHERE job_id=?", (job,))
-        return len(jobs)
-    finally:
-        db.close()
+    return _for_each_failed_job(directory, patient, job_id, release_job)
 
 
 def discard(directory: str | Path, patient: str | None = None, job_id: str | None = None) -> int:
     """Delete failed jobs and their instance files for good. Returns the number of jobs."""
-    db = _open(directory)
-    try:
-        with transaction(db):
-            jobs = _select(db, patient, job_id)
-            doomed = [row.path for job in jobs for row in rows(db, "job=?", (job,))]
-            for job in jobs:
-                db.execute("DELETE FROM instances WHERE job=?", (job,))
-                db.execute("DELETE FROM jobs WHERE job_id=?", (job,))
-        for path in doomed:
-            Path(path).unlink(missing_ok=True)
-        return len(jobs)
-    finally:
-        db.close()
+    return _for_each_failed_job(directory, patient, job_id, drop_job)
 
 
 @dataclass(frozen=True)

@@ -36,18 +36,15 @@ from typing import Any
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
-from dcmnode.errors import ConfigError, DcmnodeError
-from dcmnode.store.index import Journal, Row, rows, transaction
+from dcmnode.errors import ConfigError
+from dcmnode.store.index import Journal, Row, drop_job, release_job, rows, transaction
 from dcmnode.store.memory import MemoryStore
 from dcmnode.store.model import FailedGeneration, Instance
+from dcmnode.store.protocol import OutOfSpace
 
 log = logging.getLogger("dcmnode.store")
 
 PIXEL_TAGS = (0x7FE00008, 0x7FE00009, 0x7FE00010)
-
-
-class OutOfSpace(DcmnodeError):
-    """The data directory is below its free-space watermark (or the disk is full)."""
 
 
 def patient_folder(patient: str) -> str:
@@ -78,7 +75,7 @@ class DiskStore(MemoryStore):
         Below this much free space, `write` refuses (the sender gets 0xA700).
     """
 
-    persistent = True
+    directory: Path
 
     def __init__(
         self, directory: str | os.PathLike[str], fsync: bool = True, min_free_bytes: int = 0
@@ -102,6 +99,18 @@ class DiskStore(MemoryStore):
         self._load()
 
     # -- writing an instance (association thread, no lock held) -------------------
+
+    def persist(
+        self, patient: str, dataset: Dataset, encoded: Callable[[], bytes]
+    ) -> tuple[str | None, str]:
+        """Write the instance as received; keep only its header in memory.
+
+        The pixels are on disk: a waiting patient never holds them, and
+        `Job.load` reads them back when the job runs.
+        """
+        path, receipt = self.write(patient, encoded())
+        header_only(dataset)
+        return path, receipt
 
     def write(self, patient: str, data: bytes) -> tuple[str, str]:
         """Persist one encoded Part-10 file; return ``(path, receipt)``.
@@ -138,6 +147,11 @@ class DiskStore(MemoryStore):
 
     def _record(self, op: str, **data: Any) -> None:
         self.journal.append(op, **data)
+
+    def take_orphans(self) -> list[Path]:
+        """Files the index never recorded, found at start; each is handed out once."""
+        orphans, self.orphans = self.orphans, []
+        return orphans
 
     def close(self) -> None:
         """Write out the index and close it."""
@@ -194,15 +208,11 @@ class DiskStore(MemoryStore):
         db = self.journal.db
         with transaction(db):
             for (job_id,) in db.execute("SELECT job_id FROM jobs WHERE state='done'").fetchall():
-                for row in rows(db, "job=?", (job_id,)):  # the job was delivered
-                    Path(row.path).unlink(missing_ok=True)
-                db.execute("DELETE FROM instances WHERE job=?", (job_id,))
-                db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
+                drop_job(db, job_id)  # the job was delivered
             running = db.execute("SELECT job_id FROM jobs WHERE state='running'").fetchall()
             for (job_id,) in running:  # at-least-once processing
                 log.warning("job %s was running when the node stopped; it will run again", job_id)
-                db.execute("UPDATE instances SET job=NULL WHERE job=?", (job_id,))
-                db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
+                release_job(db, job_id)
 
     def _read(self, path: str, receipt: str) -> Instance | None:
         try:

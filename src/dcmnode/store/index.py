@@ -108,6 +108,28 @@ def rows(db: sqlite3.Connection, where: str = "1", args: tuple[Any, ...] = ()) -
     ]
 
 
+def release_job(db: sqlite3.Connection, job_id: str, generation: int | None = None) -> None:
+    """Give a job's instances back to their patient (optionally as *generation*) and forget it."""
+    if generation is None:
+        db.execute("UPDATE instances SET job=NULL WHERE job=?", (job_id,))
+    else:
+        db.execute("UPDATE instances SET job=NULL, generation=? WHERE job=?", (generation, job_id))
+    db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
+
+
+def drop_job(db: sqlite3.Connection, job_id: str) -> None:
+    """Delete a job's instance files, then its rows (inside the caller's transaction).
+
+    Files first: a crash in between leaves rows whose files are gone (the
+    cleanup is finished at the next start), never a file the index has
+    forgotten -- which the next start would route again and process twice.
+    """
+    for (path,) in db.execute("SELECT path FROM instances WHERE job=?", (job_id,)).fetchall():
+        _unlink(path)
+    db.execute("DELETE FROM instances WHERE job=?", (job_id,))
+    db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
+
+
 def _unlink(path: str) -> None:
     try:
         Path(path).unlink()
@@ -196,10 +218,7 @@ class Journal:
         if finished:
             with transaction(self.db) as db:
                 for job_id in finished:
-                    for (path,) in db.execute("SELECT path FROM instances WHERE job=?", (job_id,)):
-                        _unlink(path)
-                    db.execute("DELETE FROM instances WHERE job=?", (job_id,))
-                    db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
+                    drop_job(db, job_id)
 
     # -- operations (run on the writer thread, inside a transaction) ------------
 
@@ -241,8 +260,7 @@ class Journal:
             finished.append(job_id)
 
     def _op_retry(self, db, doomed, finished, job_id, patient, generation):  # type: ignore[no-untyped-def]
-        db.execute("UPDATE instances SET job=NULL, generation=? WHERE job=?", (generation, job_id))
-        db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
+        release_job(db, job_id, generation)
 
     def _op_expire(self, db, doomed, finished, patient):  # type: ignore[no-untyped-def]
         doomed.extend(
@@ -250,8 +268,3 @@ class Journal:
         )
         db.execute("DELETE FROM instances WHERE patient=?", (patient,))
         db.execute("DELETE FROM jobs WHERE patient=?", (patient,))
-
-    def _op_discard(self, db, doomed, finished, job_id, patient):  # type: ignore[no-untyped-def]
-        doomed.extend(p for (p,) in db.execute("SELECT path FROM instances WHERE job=?", (job_id,)))
-        db.execute("DELETE FROM instances WHERE job=?", (job_id,))
-        db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))

@@ -12,15 +12,18 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from pydicom.dataset import Dataset
+
+from dcmnode.network.association import Sender
 from dcmnode.store.model import (
     AddResult,
     FailedGeneration,
     Instance,
     PatientStatus,
-    Sender,
     Snapshot,
     freeze,
 )
@@ -51,6 +54,10 @@ class _Patient:
     def is_idle(self) -> bool:
         return not (self.collecting or self.delivering or self.running or self.failed)
 
+    def is_due(self) -> bool:
+        """Collected data, nobody delivering, no job running: ready to be checked."""
+        return bool(self.collecting) and not self.delivering and not self.running
+
 
 class MemoryStore:
     """Patients' data held in memory; the single owner of shared node state.
@@ -62,8 +69,8 @@ class MemoryStore:
     clean-up (`finish`).
     """
 
-    persistent = False
-    """True for stores whose instances live in files (see `DiskStore`)."""
+    directory: Path | None = None
+    """Memory only: no data directory (see `DiskStore`)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -102,12 +109,16 @@ class MemoryStore:
                     quiet.append(key)
             return sorted(quiet)
 
-    def open_associations(self) -> int:
-        """Number of associations currently registered."""
-        with self._lock:
-            return len(self._open)
-
     # -- data -----------------------------------------------------------------
+
+    def persist(
+        self, patient: str, dataset: Dataset, encoded: Callable[[], bytes]
+    ) -> tuple[str | None, str]:
+        """In memory the data set itself is kept: nothing to write."""
+        return None, ""
+
+    def discard_file(self, path: str) -> None:
+        """Nothing to delete: `persist` writes no files."""
 
     def add(
         self,
@@ -240,7 +251,7 @@ class MemoryStore:
                     )
                 )
                 record.collecting.changed = time.time()
-            due = bool(record.collecting) and not record.delivering
+            due = record.is_due()
             if record.is_idle():
                 del self._patients[patient]
             return due
@@ -268,20 +279,6 @@ class MemoryStore:
             collecting.attempts = max([collecting.attempts] + [f.attempts for f in record.failed])
             record.failed = []
             return len({uid for held in collecting.inputs.values() for uid in held})
-
-    def discard_failed(self, patient: str) -> list[Instance]:
-        """Forget the patient's failed generations; returns their instances (to delete files)."""
-        with self._lock:
-            record = self._patients.get(patient)
-            if record is None:
-                return []
-            gone = [i for f in record.failed for group in f.inputs.values() for i in group]
-            for failed in record.failed:
-                self._record("discard", job_id=failed.job_id, patient=patient)
-            record.failed = []
-            if record.is_idle():
-                del self._patients[patient]
-            return gone
 
     def expire(self, before: float) -> list[str]:
         """Remove patients nobody touched since *before* (``time.time()``).
@@ -317,7 +314,7 @@ class MemoryStore:
                     p.collecting.started,
                 )
                 for key, p in self._patients.items()
-                if p.collecting and not p.delivering and not p.running
+                if p.is_due()
             ]
 
     def _restore(
@@ -363,11 +360,16 @@ class MemoryStore:
     def pending(self) -> list[str]:
         """Patients with collected data that nobody is delivering for (due for a check)."""
         with self._lock:
-            return sorted(
-                key
-                for key, p in self._patients.items()
-                if p.collecting and not p.delivering and not p.running
-            )
+            return sorted(key for key, p in self._patients.items() if p.is_due())
+
+    # -- start and stop -----------------------------------------------------------
+
+    def take_orphans(self) -> list[Path]:
+        """No files, so no orphans."""
+        return []
+
+    def close(self) -> None:
+        """Nothing to write out."""
 
 
 def _same_series(held: dict[str, Instance], instance: Instance) -> bool:

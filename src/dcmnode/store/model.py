@@ -1,4 +1,4 @@
-"""Immutable records the store hands out: instances, senders, snapshots, claims.
+"""Immutable records the store hands out: instances, snapshots, failed generations.
 
 Everything here is frozen: a snapshot given to user code outside the store's
 lock cannot be changed by the association threads that keep adding data.
@@ -13,13 +13,7 @@ from types import MappingProxyType
 
 from pydicom.dataset import Dataset
 
-
-@dataclass(frozen=True)
-class Sender:
-    """Who delivered data: the calling AE title and the peer's IP address."""
-
-    ae_title: str
-    address: str
+from dcmnode.network.association import Sender
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,173 @@
+"""The ``show`` and ``anonymize`` subcommands of ``dcmnode``.
+
+`dcmnode.cli.main` adds them with `add_parsers`; each handler returns the
+process exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+
+__all__ = ["add_parsers", "run_anonymize", "run_show"]
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``show`` and ``anonymize`` to the ``dcmnode`` command line."""
+    show = subparsers.add_parser(
+        "show",
+        help="summarise DICOM files (patient, study, series, geometry)",
+        description="Summarise a DICOM file or folder as a patient/study/series tree with "
+        "instance counts and volume geometry, or dump one file in full.",
+    )
+    show.add_argument("path", help="a DICOM file or a folder searched recursively")
+    show.add_argument(
+        "--dump",
+        action="store_true",
+        help="print every attribute of the file (PATH must be a file)",
+    )
+    show.set_defaults(func=run_show)
+
+    anon = subparsers.add_parser(
+        "anonymize",
+        help="de-identify DICOM files (PS3.15 basic profile)",
+        description="De-identify every DICOM file under SRC into DST, named by the new UIDs. "
+        "With --map the crosswalk (identifying: keep it safe) is loaded if present "
+        "and saved, so pseudonyms and UIDs stay consistent across runs.",
+    )
+    anon.add_argument("src", help="DICOM file or folder")
+    anon.add_argument("dst", help="output folder (created)")
+    anon.add_argument(
+        "--profile",
+        default="basic",
+        choices=["basic"],
+        help="confidentiality profile (default: basic)",
+    )
+    anon.add_argument(
+        "--map",
+        dest="crosswalk",
+        metavar="CROSSWALK.json",
+        help="crosswalk file to reuse and update (enables re-identification)",
+    )
+    anon.add_argument(
+        "--shift-dates",
+        action="store_true",
+        help="shift dates per patient instead of removing them",
+    )
+    anon.add_argument(
+        "--keep-private", action="store_true", help="keep private attributes (removed by default)"
+    )
+    anon.add_argument(
+        "--reject-burned-in",
+        action="store_true",
+        help="skip files whose pixels may show burned-in text",
+    )
+    anon.add_argument(
+        "--reidentify",
+        action="store_true",
+        help="the reverse: restore the identity of files anonymised with --map "
+        "(or results made from them)",
+    )
+    anon.set_defaults(func=run_anonymize)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """Print the summary (or dump) of ``args.path``; 1 if nothing DICOM was found."""
+    from dcmnode.dicom.summary import describe, dicom_files
+
+    path = Path(args.path)
+    if not path.exists():
+        print(f"dcmnode show: {path} does not exist", file=sys.stderr)
+        return 2
+    if args.dump:
+        if not path.is_file():
+            print("dcmnode show: --dump needs a single file", file=sys.stderr)
+            return 2
+        print(dcmread(path))
+        return 0
+    datasets = [ds for _, ds in dicom_files(path, stop_before_pixels=True)]
+    if not datasets:
+        print(f"dcmnode show: no DICOM instances in {path}", file=sys.stderr)
+        return 1
+    print(describe(datasets))
+    return 0
+
+
+def run_anonymize(args: argparse.Namespace) -> int:
+    """De-identify ``args.src`` into ``args.dst``; 1 if nothing DICOM was found."""
+    from dcmnode.dicom.deid import BurnedInAnnotationError, Crosswalk, anonymize
+    from dcmnode.dicom.summary import dicom_files
+
+    source, target = Path(args.src), Path(args.dst)
+    if not source.exists():
+        print(f"dcmnode anonymize: {source} does not exist", file=sys.stderr)
+        return 2
+    if args.reidentify:
+        return _reidentify(source, target, args.crosswalk)
+    crosswalk = Crosswalk.load_or_create(args.crosswalk) if args.crosswalk else Crosswalk()
+    written = skipped = 0
+    for path, ds in dicom_files(source):
+        try:
+            (clean,) = anonymize(
+                [ds],
+                crosswalk,
+                profile=args.profile,
+                shift_dates=args.shift_dates,
+                keep_private=args.keep_private,
+                reject_burned_in=args.reject_burned_in,
+            )
+        except BurnedInAnnotationError as exc:
+            print(f"skipped {path}: {exc}", file=sys.stderr)
+            skipped += 1
+            continue
+        _save_by_uid(target, clean)
+        written += 1
+    if args.crosswalk:
+        crosswalk.save(args.crosswalk)
+    if written == 0 and skipped == 0:
+        print(f"dcmnode anonymize: no DICOM instances in {source}", file=sys.stderr)
+        return 1
+    print(
+        f"anonymized {written} instance(s) into {target}"
+        + (f", skipped {skipped} with burned-in annotation" if skipped else "")
+    )
+    return 0
+
+
+def _reidentify(source: Path, target: Path, crosswalk_path: str | None) -> int:
+    from dcmnode.dicom.deid import Crosswalk, ReidentificationError
+    from dcmnode.dicom.summary import dicom_files
+
+    if not crosswalk_path or not Path(crosswalk_path).exists():
+        print(
+            "dcmnode anonymize: --reidentify needs --map with an existing crosswalk",
+            file=sys.stderr,
+        )
+        return 2
+    crosswalk = Crosswalk.load(crosswalk_path)
+    written = failed = 0
+    for path, ds in dicom_files(source):
+        try:
+            (restored,) = crosswalk.reidentify([ds])
+        except ReidentificationError as exc:
+            print(f"skipped {path}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        _save_by_uid(target, restored)
+        written += 1
+    print(
+        f"re-identified {written} instance(s) into {target}"
+        + (f", {failed} not from this crosswalk" if failed else "")
+    )
+    return 0 if written and not failed else 1
+
+
+def _save_by_uid(target: Path, ds: Dataset) -> None:
+    """Write *ds* as ``target/SeriesUID/SOPUID.dcm``: names from UIDs, never from patient text."""
+    folder = target / str(ds.SeriesInstanceUID)
+    folder.mkdir(parents=True, exist_ok=True)
+    ds.save_as(folder / f"{ds.SOPInstanceUID}.dcm", enforce_file_format=True)
