@@ -21,5 +21,6 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e '.[test]'
+# all extras, so every feature is there and every test runs
+.venv/bin/python -m pip install -q -e '.[all,test]'
 echo "setup: done"

@@ -25,3 +25,13 @@ class ExportError(DcmnodeError):
 
 class NetworkError(DcmnodeError):
     """An association could not be established or broke down."""
+
+
+class MissingExtraError(DcmnodeError, ImportError):
+    """A feature needs an optional dependency that is not installed.
+
+    The message names the feature, the module that could not be imported and
+    the command that installs it, e.g. ``pip install 'dcmnode[results]'``.
+    Being an :class:`ImportError` too, it is caught by code that already
+    handles a missing package.
+    """

@@ -3,6 +3,10 @@
 Every builder copies the patient and study from the reference series, makes
 new UIDs and returns datasets with ``file_meta`` set, ready for C-STORE or
 ``dcmwrite(..., enforce_file_format=True)``.
+
+``segmentation``, ``measurement_report``, ``secondary_capture`` (highdicom)
+and ``pdf_report`` / ``render_pdf`` (matplotlib) need the ``results`` extra,
+``pip install 'dcmnode[results]'``; the others need no extra.
 """
 
 from .deid import (

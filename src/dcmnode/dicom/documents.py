@@ -1,4 +1,9 @@
-"""Reports for humans: Encapsulated PDF and Secondary Capture images of figures."""
+"""Reports for humans: Encapsulated PDF and Secondary Capture images of figures.
+
+:func:`render_pdf` and :func:`pdf_report` need matplotlib, :func:`secondary_capture`
+needs highdicom; both come with ``pip install 'dcmnode[results]'``.
+:func:`encapsulated_pdf` needs neither.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,13 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-import highdicom as hd
 import numpy as np
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import EncapsulatedPDFStorage
 
+from ..extras import require
 from ..grinders.volume import Volume
 from ._common import (
     PATIENT_KEYWORDS,
@@ -39,16 +44,18 @@ def render_pdf(
     """Lay out a title, optional text and table, then one figure per page, as PDF bytes.
 
     ``figures`` are matplotlib figures; ``table`` is a list of rows whose first
-    row is the header.
+    row is the header. Needs matplotlib (``pip install 'dcmnode[results]'``;
+    :class:`~dcmnode.errors.MissingExtraError` otherwise).
     """
     # Figure and PdfPages need no pyplot and no backend switch, so nothing
     # process-wide changes (no display is needed on a server either).
-    from matplotlib.backends.backend_pdf import PdfPages
-    from matplotlib.figure import Figure
+    feature = "render_pdf()/pdf_report()"
+    backend_pdf = require("results", "matplotlib.backends.backend_pdf", feature)
+    figure_module = require("results", "matplotlib.figure", feature)
 
     buffer = io.BytesIO()
-    with PdfPages(buffer) as pdf:
-        page = Figure(figsize=(8.27, 11.69))  # A4 portrait
+    with backend_pdf.PdfPages(buffer) as pdf:
+        page = figure_module.Figure(figsize=(8.27, 11.69))  # A4 portrait
         page.text(0.08, 0.94, title, fontsize=18, weight="bold", va="top")
         if text:
             page.text(0.08, 0.88, text, fontsize=10, va="top", wrap=True)
@@ -130,7 +137,7 @@ def pdf_report(
     """Render figures and a table to PDF and wrap it as Encapsulated PDF.
 
     See :func:`render_pdf` for the layout and :func:`encapsulated_pdf` for the
-    DICOM side.
+    DICOM side. Needs matplotlib (``pip install 'dcmnode[results]'``).
     """
     check_text(title, "title")
     pdf = render_pdf(title, figures, table, text)
@@ -173,7 +180,13 @@ def secondary_capture(
         in a title, say), so that de-identification flags it.
     **overrides
         DICOM keywords set on the result last.
+
+    Raises
+    ------
+    MissingExtraError
+        highdicom is not installed (``pip install 'dcmnode[results]'``).
     """
+    hd = require("results", "highdicom", "secondary_capture()")
     check_text(series_description, "series_description")
     check_number(series_number, "series_number")
     sources = reference_datasets(reference)
@@ -210,9 +223,10 @@ def secondary_capture(
 
 def _pixels_of(image: Any) -> NDArray[np.uint8]:
     if hasattr(image, "canvas") and hasattr(image, "savefig"):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        canvas: Any = FigureCanvasAgg(image)
+        backend_agg = require(
+            "results", "matplotlib.backends.backend_agg", "secondary_capture() of a Figure"
+        )
+        canvas: Any = backend_agg.FigureCanvasAgg(image)
         canvas.draw()
         return np.asarray(canvas.buffer_rgba())[..., :3].copy()
     array = np.asarray(image)

@@ -1,17 +1,21 @@
-"""Measurements as a DICOM SR Measurement Report (TID 1500), via highdicom."""
+"""Measurements as a DICOM SR Measurement Report (TID 1500), via highdicom.
+
+highdicom comes with the ``results`` extra: ``pip install 'dcmnode[results]'``.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
-import highdicom as hd
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 
+from ..extras import require
 from ..grinders.volume import Volume
 from ._common import (
     add_file_meta,
@@ -100,7 +104,13 @@ def measurement_report(
         The device observer and the algorithm identification.
     **overrides
         DICOM keywords set on the result last.
+
+    Raises
+    ------
+    MissingExtraError
+        highdicom is not installed (``pip install 'dcmnode[results]'``).
     """
+    hd = require("results", "highdicom", "measurement_report()")
     check_text(series_description, "series_description")
     check_number(series_number, "series_number")
     sources = reference_datasets(reference)
@@ -114,7 +124,7 @@ def measurement_report(
                 f"measurements[{i}] names segment {m.segment_number} but no segmentation was given"
             )
     algorithm = hd.sr.AlgorithmIdentification(name=algorithm_name, version=algorithm_version)
-    groups = _groups(measurements, sources, segmentation, algorithm)
+    groups = _groups(hd, measurements, sources, segmentation, algorithm)
     context = hd.sr.ObservationContext(
         observer_device_context=hd.sr.ObserverContext(
             observer_type=codes.DCM.Device,
@@ -147,12 +157,13 @@ def measurement_report(
 
 
 def _groups(
+    hd: ModuleType,
     measurements: Sequence[Measurement],
     sources: list[Dataset],
     segmentation: Dataset | None,
-    algorithm: hd.sr.AlgorithmIdentification,
+    algorithm: Any,
 ) -> list[Any]:
-    by_segment: dict[int | None, list[hd.sr.Measurement]] = {}
+    by_segment: dict[int | None, list[Any]] = {}
     for i, m in enumerate(measurements):
         item = hd.sr.Measurement(
             name=_concept(m.name, LOCAL_SCHEME, f"measurements[{i}].name"),
@@ -183,7 +194,7 @@ def _groups(
                 tracking_identifier=hd.sr.TrackingIdentifier(
                     uid=new_uid(), identifier=f"Segment {number}"
                 ),
-                referenced_segment=_referenced_segment(segmentation, number, sources),
+                referenced_segment=_referenced_segment(hd, segmentation, number, sources),
                 measurements=items,
             )
         )
@@ -191,8 +202,8 @@ def _groups(
 
 
 def _referenced_segment(
-    segmentation: Dataset, number: int, sources: list[Dataset]
-) -> hd.sr.ReferencedSegment:
+    hd: ModuleType, segmentation: Dataset, number: int, sources: list[Dataset]
+) -> Any:
     numbers = [int(item.SegmentNumber) for item in segmentation.SegmentSequence]
     if number not in numbers:
         raise ValueError(f"segment_number {number} is not in the segmentation (has {numbers})")

@@ -1,18 +1,22 @@
-"""DICOM Segmentation (SEG) objects from masks on a :class:`Volume`, via highdicom."""
+"""DICOM Segmentation (SEG) objects from masks on a :class:`Volume`, via highdicom.
+
+highdicom comes with the ``results`` extra: ``pip install 'dcmnode[results]'``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
-import highdicom as hd
 import numpy as np
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 
+from ..extras import require
 from ..grinders.volume import Volume
 from ._common import (
     add_file_meta,
@@ -82,7 +86,13 @@ def segmentation(
         Leave out frames with no segmented pixel (smaller objects).
     **overrides
         DICOM keywords set on the result last.
+
+    Raises
+    ------
+    MissingExtraError
+        highdicom is not installed (``pip install 'dcmnode[results]'``).
     """
+    hd = require("results", "highdicom", "segmentation()")
     check_text(series_description, "series_description")
     check_number(series_number, "series_number")
     if not segments:
@@ -93,7 +103,8 @@ def segmentation(
         raise ValueError("reference has no patient geometry: a SEG cannot be placed on it")
     labels = _label_map(mask, volume, len(segments))
     descriptions = [
-        _description(i + 1, s, algorithm_name, algorithm_version) for i, s in enumerate(segments)
+        _description(hd, i + 1, s, algorithm_name, algorithm_version)
+        for i, s in enumerate(segments)
     ]
     first = sources[0]
     seg = hd.seg.Segmentation(
@@ -146,8 +157,8 @@ def _label_map(mask: NDArray[Any], volume: Volume, count: int) -> NDArray[Any]:
 
 
 def _description(
-    number: int, segment: str | Segment, name: str, version: str
-) -> hd.seg.SegmentDescription:
+    hd: ModuleType, number: int, segment: str | Segment, name: str, version: str
+) -> Any:
     spec = segment if isinstance(segment, Segment) else Segment(label=str(segment))
     check_text(spec.label, f"segments[{number - 1}].label")
     return hd.seg.SegmentDescription(

@@ -17,7 +17,8 @@ Grinders here:
 - ``TagsGrinder([...])`` → dict (or dataclass) of plain values.
 - ``NiftiGrinder(write_file=False)`` → ``nibabel.Nifti1Image`` (RAS affine,
   data ``[column, row, slice]``); with ``write_file=True`` a
-  :class:`NiftiFile` whose temporary folder the consumer deletes.
+  :class:`NiftiFile` whose temporary folder the consumer deletes. Needs
+  nibabel: ``pip install 'dcmnode[results]'``.
 - ``compose(volume=..., tags=...)`` → dict of several grinders' results.
 
 All results pickle, so grinders can run in another process.

@@ -1,4 +1,7 @@
-"""Grinder that hands ``process`` a NIfTI image (and optionally its file)."""
+"""Grinder that hands ``process`` a NIfTI image (and optionally its file).
+
+nibabel comes with the ``results`` extra: ``pip install 'dcmnode[results]'``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 
+from ..extras import require
 from .volume import Volume
 
 __all__ = ["NiftiGrinder", "NiftiFile", "to_nifti", "LPS_TO_RAS"]
@@ -20,6 +24,7 @@ __all__ = ["NiftiGrinder", "NiftiFile", "to_nifti", "LPS_TO_RAS"]
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 # NIfTI tools expect (i, j, k) = (column, row, slice); a Volume is [slice, row, column].
 _SWAP_AXES = np.array([[0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]], dtype=float)
+_FEATURE = "NiftiGrinder/to_nifti()"
 
 
 def nifti_affine(volume: Volume) -> NDArray[np.float64]:
@@ -33,11 +38,13 @@ def to_nifti(volume: Volume) -> Any:
     The data array is transposed to ``(column, row, slice)``; the affine maps
     those indices to RAS. A sheared affine (gantry tilt) is stored exactly in
     the sform; the qform, which cannot hold shear, is then an approximation.
-    """
-    import importlib
 
-    # Imported lazily (only this grinder needs it) and untyped for mypy.
-    nib: Any = importlib.import_module("nibabel")
+    Raises
+    ------
+    MissingExtraError
+        nibabel is not installed (``pip install 'dcmnode[results]'``).
+    """
+    nib = require("results", "nibabel", _FEATURE)
 
     data = np.ascontiguousarray(np.transpose(volume.array, (2, 1, 0, *range(3, volume.array.ndim))))
     image = nib.Nifti1Image(data, nifti_affine(volume))
@@ -80,6 +87,12 @@ class NiftiGrinder:
         Parent folder for the temporary folders (default: the system's).
     **volume_options
         Passed to :meth:`Volume.from_datasets` (``dtype``, ``allow_nonuniform`` …).
+
+    Raises
+    ------
+    MissingExtraError
+        nibabel is not installed (``pip install 'dcmnode[results]'``): the
+        grinder says so when the pipeline is defined, not at its first job.
     """
 
     def __init__(
@@ -89,6 +102,9 @@ class NiftiGrinder:
         directory: str | Path | None = None,
         **volume_options: Any,
     ) -> None:
+        # Checked here so a missing extra shows when the pipeline is defined;
+        # the module is not kept, so the grinder still pickles.
+        require("results", "nibabel", _FEATURE)
         self.write_file = write_file
         self.directory = None if directory is None else Path(directory)
         self.volume_options = volume_options

@@ -8,6 +8,7 @@ import threading
 import uuid
 from typing import Any
 
+from dcmnode.extras import require
 from dcmnode.job import Job
 from dcmnode.runners.base import PipelineLike
 from dcmnode.runners.compute import compute, describe_error
@@ -65,16 +66,16 @@ class DaskRunner(PooledRunner):
         local_workers: int = 2,
     ) -> None:
         super().__init__(workers, queue_size, timeout)
+        # Said when the pipeline is defined, not at its first job.
+        require("dask", "distributed", "DaskRunner")
         self.address = address
         self.resources = dict(resources) if resources else None
         self.local_workers = positive_int("DaskRunner", "local_workers", local_workers)
 
     def _open(self) -> None:
-        import cloudpickle
-        import distributed as _distributed
-
         # Typed loosely: distributed's own annotations are incomplete.
-        distributed: Any = _distributed
+        cloudpickle: Any = require("dask", "cloudpickle", "DaskRunner")
+        distributed: Any = require("dask", "distributed", "DaskRunner")
 
         self._cluster: Any = None
         self._futures: dict[str, Any] = {}
@@ -98,7 +99,7 @@ class DaskRunner(PooledRunner):
         log.info("DaskRunner: connected to %s", self._client.scheduler.address)
 
     def _execute(self, job: Job) -> Result:
-        import cloudpickle
+        cloudpickle: Any = require("dask", "cloudpickle", "DaskRunner")
 
         # Header-only datasets from an on-disk store become full ones here,
         # in the node: workers never see the node's paths.
