@@ -14,7 +14,7 @@ from dcmnode.inputs.tags import resolve_tag
 from dcmnode.job import Job
 from dcmnode.network.address import check_ae_title, check_port
 from dcmnode.runners.base import Runner
-from dcmnode.settings import convert, from_default, settings_of
+from dcmnode.settings import check_count, check_seconds, convert, from_default, settings_of
 
 UNROUTED_CHOICES = ("reject", "discard")
 DEADLINE_POLICIES = ("process", "fail", "wait")
@@ -144,39 +144,23 @@ class Pipeline:
             raise ConfigError("host: an interface address is required (e.g. 127.0.0.1)")
         check_port(self.port, "port", allow_zero=True)
         resolve_tag(self.group_by, "group_by")
-        for name in ("export_retries", "process_retries"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"{name}: a whole number >= 0, got {value!r}")
+        for name in ("export_retries", "process_retries", "min_free_mb"):
+            check_count(name, getattr(self, name), minimum=0)
         for name in ("workers", "queue_size", "max_associations"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name}: must be a positive integer, got {value!r}")
-        if not isinstance(self.expire_after, int | float) or self.expire_after < 0:
-            raise ConfigError(f"expire_after: seconds >= 0 (0: never), got {self.expire_after!r}")
-        for name in (
-            "shutdown_timeout",
-            "network_timeout",
-            "export_timeout",
-            "maintenance_interval",
-        ):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"{name}: must be a positive number of seconds, got {value!r}")
-        if (
-            isinstance(self.min_free_mb, bool)
-            or not isinstance(self.min_free_mb, int)
-            or (self.min_free_mb < 0)
-        ):
-            raise ConfigError(f"min_free_mb: must be a whole number >= 0, got {self.min_free_mb!r}")
+            check_count(name, getattr(self, name))
+        for name in ("shutdown_timeout", "network_timeout", "export_timeout"):
+            check_seconds(name, getattr(self, name))
+        check_seconds("maintenance_interval", self.maintenance_interval)
+        check_seconds("expire_after", self.expire_after, zero="never")
+        check_seconds("deadline", self.deadline, zero="none")
+        check_seconds("export_backoff", self.export_backoff)
+        check_seconds("export_backoff_max", self.export_backoff_max)
         if self.data_directory is not None and not str(self.data_directory).strip():
             raise ConfigError("data_directory: give a folder, or none for memory only")
         if self.deadline_policy not in DEADLINE_POLICIES:
             raise ConfigError(
                 f"deadline_policy: one of {DEADLINE_POLICIES}, got {self.deadline_policy!r}"
             )
-        if not isinstance(self.deadline, int | float) or self.deadline < 0:
-            raise ConfigError(f"deadline: seconds >= 0 (0: none), got {self.deadline!r}")
         if self.unrouted not in UNROUTED_CHOICES:
             raise ConfigError(f"unrouted: must be one of {UNROUTED_CHOICES}, got {self.unrouted!r}")
         self.allowed_calling_aes = [

@@ -58,6 +58,23 @@ def settings_of(cls: type) -> dict[str, Any]:
     return found
 
 
+def check_count(name: str, value: object, minimum: int = 1) -> int:
+    """*value* if it is a whole number >= *minimum*; else a `ConfigError` naming *name*."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        wanted = "a positive integer" if minimum == 1 else f"a whole number >= {minimum}"
+        raise ConfigError(f"{name}: must be {wanted}, got {value!r}")
+    return value
+
+
+def check_seconds(name: str, value: object, zero: str | None = None) -> float:
+    """*value* as seconds > 0 -- or >= 0 when *zero* says what 0 means; else a `ConfigError`."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or value < 0 or (value == 0 and zero is None):  # type: ignore[operator]
+        wanted = "a positive number of seconds" if zero is None else f"seconds >= 0 (0: {zero})"
+        raise ConfigError(f"{name}: must be {wanted}, got {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
 def _unknown(name: str, known: Mapping[str, Any], source: str) -> ConfigError:
     close = difflib.get_close_matches(name, list(known), n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else ""

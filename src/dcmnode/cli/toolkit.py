@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from pydicom import dcmread
@@ -100,7 +101,6 @@ def run_show(args: argparse.Namespace) -> int:
 def run_anonymize(args: argparse.Namespace) -> int:
     """De-identify ``args.src`` into ``args.dst``; 1 if nothing DICOM was found."""
     from dcmnode.dicom.deid import BurnedInAnnotationError, Crosswalk, anonymize
-    from dcmnode.dicom.summary import dicom_files
 
     source, target = Path(args.src), Path(args.dst)
     if not source.exists():
@@ -109,23 +109,19 @@ def run_anonymize(args: argparse.Namespace) -> int:
     if args.reidentify:
         return _reidentify(source, target, args.crosswalk)
     crosswalk = Crosswalk.load_or_create(args.crosswalk) if args.crosswalk else Crosswalk()
-    written = skipped = 0
-    for path, ds in dicom_files(source):
-        try:
-            (clean,) = anonymize(
-                [ds],
-                crosswalk,
-                profile=args.profile,
-                shift_dates=args.shift_dates,
-                keep_private=args.keep_private,
-                reject_burned_in=args.reject_burned_in,
-            )
-        except BurnedInAnnotationError as exc:
-            print(f"skipped {path}: {exc}", file=sys.stderr)
-            skipped += 1
-            continue
-        _save_by_uid(target, clean)
-        written += 1
+
+    def clean(ds: Dataset) -> Dataset:
+        (result,) = anonymize(
+            [ds],
+            crosswalk,
+            profile=args.profile,
+            shift_dates=args.shift_dates,
+            keep_private=args.keep_private,
+            reject_burned_in=args.reject_burned_in,
+        )
+        return result
+
+    written, skipped = _rewrite_each(source, target, clean, BurnedInAnnotationError)
     if args.crosswalk:
         crosswalk.save(args.crosswalk)
     if written == 0 and skipped == 0:
@@ -140,7 +136,6 @@ def run_anonymize(args: argparse.Namespace) -> int:
 
 def _reidentify(source: Path, target: Path, crosswalk_path: str | None) -> int:
     from dcmnode.dicom.deid import Crosswalk, ReidentificationError
-    from dcmnode.dicom.summary import dicom_files
 
     if not crosswalk_path or not Path(crosswalk_path).exists():
         print(
@@ -149,16 +144,9 @@ def _reidentify(source: Path, target: Path, crosswalk_path: str | None) -> int:
         )
         return 2
     crosswalk = Crosswalk.load(crosswalk_path)
-    written = failed = 0
-    for path, ds in dicom_files(source):
-        try:
-            (restored,) = crosswalk.reidentify([ds])
-        except ReidentificationError as exc:
-            print(f"skipped {path}: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        _save_by_uid(target, restored)
-        written += 1
+    written, failed = _rewrite_each(
+        source, target, lambda ds: crosswalk.reidentify([ds])[0], ReidentificationError
+    )
     print(
         f"re-identified {written} instance(s) into {target}"
         + (f", {failed} not from this crosswalk" if failed else "")
@@ -166,8 +154,30 @@ def _reidentify(source: Path, target: Path, crosswalk_path: str | None) -> int:
     return 0 if written and not failed else 1
 
 
-def _save_by_uid(target: Path, ds: Dataset) -> None:
-    """Write *ds* as ``target/SeriesUID/SOPUID.dcm``: names from UIDs, never from patient text."""
-    folder = target / str(ds.SeriesInstanceUID)
-    folder.mkdir(parents=True, exist_ok=True)
-    ds.save_as(folder / f"{ds.SOPInstanceUID}.dcm", enforce_file_format=True)
+def _rewrite_each(
+    source: Path,
+    target: Path,
+    change: Callable[[Dataset], Dataset],
+    refusal: type[Exception],
+) -> tuple[int, int]:
+    """Write ``change(ds)`` of every DICOM file under *source* into *target*.
+
+    Files named by the new UIDs (``SeriesUID/SOPUID.dcm``), never by patient
+    text. A file *change* refuses with *refusal* is named on stderr and
+    skipped. Returns ``(written, skipped)``.
+    """
+    from dcmnode.dicom.summary import dicom_files
+
+    written = skipped = 0
+    for path, ds in dicom_files(source):
+        try:
+            result = change(ds)
+        except refusal as exc:
+            print(f"skipped {path}: {exc}", file=sys.stderr)
+            skipped += 1
+            continue
+        folder = target / str(result.SeriesInstanceUID)
+        folder.mkdir(parents=True, exist_ok=True)
+        result.save_as(folder / f"{result.SOPInstanceUID}.dcm", enforce_file_format=True)
+        written += 1
+    return written, skipped

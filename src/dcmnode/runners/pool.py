@@ -19,11 +19,11 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import replace
 
-from dcmnode.errors import ConfigError
 from dcmnode.job import Job
 from dcmnode.outputs.base import Output
 from dcmnode.runners.base import PipelineLike, Runner, RunnerHooks, RunnerStats
 from dcmnode.runners.compute import describe_error
+from dcmnode.settings import check_count, check_seconds
 
 log = logging.getLogger("dcmnode.runner")
 
@@ -38,19 +38,13 @@ CANCELLED_RUNNING = "Cancelled: the node stopped while the job was running"
 
 
 def positive_int(owner: str, name: str, value: object) -> int:
-    """Check a count setting at construction, naming the argument on failure."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{owner}.{name}: must be a positive integer, got {value!r}")
-    return value
+    """Check a count argument at construction, naming ``Owner.argument`` on failure."""
+    return check_count(f"{owner}.{name}", value)
 
 
 def optional_seconds(owner: str, name: str, value: object) -> float | None:
-    """Check an optional duration setting (None = no limit)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(f"{owner}.{name}: must be a positive number of seconds, got {value!r}")
-    return float(value)
+    """Check an optional duration argument (None = no limit)."""
+    return None if value is None else check_seconds(f"{owner}.{name}", value)
 
 
 class PooledRunner(Runner):
