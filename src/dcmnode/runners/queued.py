@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from dcmnode.job import Job
-from dcmnode.runners.pool import PooledRunner, Result
+from dcmnode.runners.pool import Result
 from dcmnode.runners.thread import ThreadRunner
 
 log = logging.getLogger("dcmnode.runner")
@@ -34,7 +34,7 @@ class QueueRunner(ThreadRunner):
     """
 
     def __init__(self, queue_size: int = 64, timeout: float | None = None) -> None:
-        PooledRunner.__init__(self, 1, queue_size, timeout)
+        super().__init__(1, queue_size, timeout)
         self._ready = False
 
     def _open(self) -> None:
