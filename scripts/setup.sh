@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Set up everything dcmnode needs on a Debian/Ubuntu machine: the Debian
-# tools the tests talk to (DCMTK, dicom3tools) and a virtualenv in .venv
-# with dcmnode installed in editable mode. Safe to run again.
+# tools the tests talk to (DCMTK, dicom3tools, Orthanc) and a virtualenv in
+# .venv with dcmnode installed in editable mode. Safe to run again. Orthanc's
+# own system service is never used: the tests start Orthanc themselves, on
+# free ports, with a configuration of their own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v storescu >/dev/null 2>&1 || need+=(dcmtk)
 command -v dciodvfy >/dev/null 2>&1 || need+=(dicom3tools)
+command -v Orthanc >/dev/null 2>&1 || need+=(orthanc)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
     echo "setup: installing Debian packages: ${need[*]}"

@@ -70,19 +70,16 @@ def test_results_round_trip_through_storescp(ct_volume: Volume, storescp: tuple[
 
 
 def test_results_round_trip_through_orthanc(ct_volume: Volume, tmp_path: Path) -> None:
-    """Optional (Orthanc is not a required tool): a real PACS stores them unchanged."""
+    """A real PACS (Orthanc, started here on free ports) stores them unchanged."""
     import json
-    import shutil
     import socket
     import subprocess
     import time
     import urllib.request
 
-    from support import free_port
+    from support import free_port, require_tool
 
-    executable = shutil.which("Orthanc")
-    if executable is None:
-        pytest.skip("Orthanc is not installed (optional)")
+    executable = require_tool("Orthanc")
     dicom_port, http_port = free_port(), free_port()
     config = tmp_path / "orthanc.json"
     config.write_text(json.dumps({
