@@ -86,6 +86,14 @@ def test_a_misspelt_hook_is_refused_at_start():
         Misspelt()
 
 
+def test_a_setting_named_on_something_is_no_hook():
+    class WithSetting(Hooked):
+        on_call_email: str = "physicist@example.org"
+
+    pipeline = WithSetting(on_call_email="other@example.org")
+    assert pipeline.on_call_email == "other@example.org"
+
+
 def test_every_event_can_be_hooked():
     methods = {f"on_{name}": Hooked._record for name in NAMES}
     everything = type("Everything", (Hooked,), methods)

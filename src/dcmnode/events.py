@@ -119,7 +119,8 @@ def hook_methods(target: object) -> dict[str, Callable[[Event], None]]:
     """
     found: dict[str, Callable[[Event], None]] = {}
     for attribute in dir(type(target)):
-        if not attribute.startswith(HOOK_PREFIX):
+        # Only methods are hooks: a setting such as ``on_call_email: str`` is not.
+        if not attribute.startswith(HOOK_PREFIX) or not callable(getattr(type(target), attribute)):
             continue
         name = attribute[len(HOOK_PREFIX) :]
         if name not in NAMES:
@@ -128,9 +129,7 @@ def hook_methods(target: object) -> dict[str, Callable[[Event], None]]:
             raise PipelineError(
                 f"{type(target).__name__}.{attribute}: no event is called {name!r}{hint}"
             )
-        method = getattr(target, attribute)
-        if callable(method):
-            found[name] = method
+        found[name] = getattr(target, attribute)
     return found
 
 
