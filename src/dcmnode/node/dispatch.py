@@ -64,10 +64,9 @@ class Dispatcher:
         """Start the dispatcher thread."""
         self._thread.start()
 
-    def check(self, patients: list[str], counted: bool = False) -> None:
-        """Queue readiness checks. With *counted*, the caller already called ``activity.begin``."""
-        if not counted:
-            self.activity.begin(len(patients))
+    def check(self, patients: list[str]) -> None:
+        """Queue readiness checks; each counts as activity until it is done."""
+        self.activity.begin(len(patients))
         for key in patients:
             self._queue.put(key)
 
