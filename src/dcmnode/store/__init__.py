@@ -11,6 +11,7 @@ import os
 
 from dcmnode.network.association import Sender
 from dcmnode.store.disk import DiskStore
+from dcmnode.store.lock import DataDirectoryInUse
 from dcmnode.store.memory import MemoryStore
 from dcmnode.store.model import (
     AddResult,
@@ -23,6 +24,7 @@ from dcmnode.store.protocol import OutOfSpace, Store
 
 __all__ = [
     "AddResult",
+    "DataDirectoryInUse",
     "DiskStore",
     "FailedGeneration",
     "Instance",

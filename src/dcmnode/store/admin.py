@@ -7,11 +7,13 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from dcmnode.errors import DcmnodeError
 from dcmnode.store.index import connect, drop_job, release_job, transaction
+from dcmnode.store.lock import DirectoryLock
 
 
 @dataclass(frozen=True)
@@ -25,16 +27,22 @@ class FailedJob:
     updated: float
 
 
-def _open(directory: str | Path) -> sqlite3.Connection:
+def _index(directory: str | Path) -> Path:
     index = Path(directory) / "index.sqlite"
     if not index.is_file():
         raise DcmnodeError(f"{directory} is not a dcmnode data directory (no index.sqlite)")
-    return connect(index)
+    return index
 
 
 def failed_jobs(directory: str | Path) -> list[FailedJob]:
-    """Every failed job in the data directory, oldest first."""
-    db = _open(directory)
+    """Every failed job in the data directory, oldest first.
+
+    Only reads, so it works next to a running node too: SQLite's WAL mode lets
+    a reader see the last committed state while the node writes. A live
+    node's list may lag its memory by the changes its journal has not
+    written yet.
+    """
+    db = connect(_index(directory), readonly=True)
     try:
         return [
             FailedJob(job_id, patient, count, reason or "", updated)
@@ -66,16 +74,23 @@ def _for_each_failed_job(
     job_id: str | None,
     action: Callable[[sqlite3.Connection, str], None],
 ) -> int:
-    """Apply *action* to the chosen failed jobs in one transaction; return how many."""
-    db = _open(directory)
-    try:
-        with transaction(db):
-            jobs = _select(db, patient, job_id)
-            for job in jobs:
-                action(db, job)
-        return len(jobs)
-    finally:
-        db.close()
+    """Apply *action* to the chosen failed jobs in one transaction; return how many.
+
+    Holds the data directory's lock meanwhile: changing the index (or
+    deleting files) under a running node would contradict what it holds in
+    memory, so a live node makes this raise `DataDirectoryInUse`.
+    """
+    index = _index(directory)
+    with DirectoryLock(index.parent):
+        db = connect(index)
+        try:
+            with transaction(db):
+                jobs = _select(db, patient, job_id)
+                for job in jobs:
+                    action(db, job)
+            return len(jobs)
+        finally:
+            db.close()
 
 
 def retry(directory: str | Path, patient: str | None = None, job_id: str | None = None) -> int:
@@ -133,22 +148,30 @@ def retry_deliveries(
     directory: str | Path, patient: str | None = None, job_id: str | None = None
 ) -> int:
     """Make failed deliveries pending again (fresh retries at the next start)."""
-    chosen = _chosen(directory, patient, job_id)
-    for delivery in chosen:
-        manifest = delivery.folder / "manifest.json"
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-        data.update(state="pending", attempts=0)
-        temp = manifest.with_suffix(".tmp")
-        temp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(temp, manifest)
-    return len(chosen)
+    with _locked(directory):
+        chosen = _chosen(directory, patient, job_id)
+        for delivery in chosen:
+            manifest = delivery.folder / "manifest.json"
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+            data.update(state="pending", attempts=0)
+            temp = manifest.with_suffix(".tmp")
+            temp.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(temp, manifest)
+        return len(chosen)
 
 
 def discard_deliveries(
     directory: str | Path, patient: str | None = None, job_id: str | None = None
 ) -> int:
     """Delete failed deliveries and their result files."""
-    chosen = _chosen(directory, patient, job_id)
-    for delivery in chosen:
-        shutil.rmtree(delivery.folder, ignore_errors=True)
-    return len(chosen)
+    with _locked(directory):
+        chosen = _chosen(directory, patient, job_id)
+        for delivery in chosen:
+            shutil.rmtree(delivery.folder, ignore_errors=True)
+        return len(chosen)
+
+
+def _locked(directory: str | Path) -> AbstractContextManager[object]:
+    """The data directory's lock; nothing to lock when the directory does not exist."""
+    path = Path(directory)
+    return DirectoryLock(path) if path.is_dir() else nullcontext()

@@ -9,6 +9,9 @@ Layout of a data directory::
                                   is a random receipt id. No name ever comes
                                   from patient-supplied text.
     tmp/                          files being written; emptied at start
+    quarantine/<receipt>.dcm      indexed files that could not be read at
+                                  start-up, listed as failed jobs (see
+                                  `dcmnode.store.restore`)
 
 An instance is written to ``tmp/``, flushed, fsync'd and renamed into place
 (and, with ``fsync``, its folder fsync'd) *before* the sender is told
@@ -28,19 +31,19 @@ import os
 import shutil
 import sqlite3
 import uuid
-from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from dcmnode.errors import ConfigError
-from dcmnode.store.index import Journal, Row, drop_job, release_job, rows, transaction
+from dcmnode.store.index import Row, drop_job, release_job, rows, transaction
+from dcmnode.store.journal import Journal
+from dcmnode.store.lock import DirectoryLock
 from dcmnode.store.memory import MemoryStore
-from dcmnode.store.model import FailedGeneration, Instance
 from dcmnode.store.protocol import OutOfSpace
+from dcmnode.store.restore import QUARANTINE, Loaded, locate, quarantine, read_instance
 
 log = logging.getLogger("dcmnode.store")
 
@@ -84,19 +87,42 @@ class DiskStore(MemoryStore):
         self.directory = Path(directory).resolve()
         self.fsync = fsync
         self.min_free_bytes = min_free_bytes
+        self.index_wait = 10.0
+        """Seconds a new instance waits for room in a full journal queue."""
+        self._durable_folders: set[Path] = set()
         self.free_space: Callable[[Path], int] = lambda path: shutil.disk_usage(path).free
         self.instances_dir = self.directory / "instances"
         self.tmp_dir = self.directory / "tmp"
         try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            # Lock before touching anything: emptying tmp/ under a live node
+            # would delete the files it is writing (DataDirectoryInUse if so).
+            self._lock_file = DirectoryLock(self.directory)
+        except OSError as exc:
+            raise ConfigError(f"data_directory: cannot use {self.directory}: {exc}") from exc
+        try:
+            self._prepare()
+        except BaseException:
+            self._lock_file.release()
+            raise
+
+    def _prepare(self) -> None:
+        try:
             for folder in (self.instances_dir, self.tmp_dir):
                 folder.mkdir(parents=True, exist_ok=True)
+            if self.fsync:
+                _fsync_dir(self.directory)  # instances/ and tmp/ may be new
             for stale in self.tmp_dir.iterdir():
                 stale.unlink(missing_ok=True)
             self.journal = Journal(self.directory / "index.sqlite")
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"data_directory: cannot use {self.directory}: {exc}") from exc
         self.orphans: list[Path] = []
-        self._load()
+        try:
+            self._load()
+        except BaseException:
+            self.journal.close()
+            raise
 
     # -- writing an instance (association thread, no lock held) -------------------
 
@@ -108,6 +134,14 @@ class DiskStore(MemoryStore):
         The pixels are on disk: a waiting patient never holds them, and
         `Job.load` reads them back when the job runs.
         """
+        # Back-pressure on the journal's queue, here where no lock is held
+        # (see dcmnode.store.journal): a sender waits a little for a busy
+        # index, and hears "out of resources" from one that cannot be written.
+        if not self.journal.wait_for_room(self.index_wait):
+            raise OutOfSpace(
+                f"the index of {self.directory} is {self.journal.unwritten} changes behind "
+                f"({self.journal.error or 'writing too slowly'})"
+            )
         path, receipt = self.write(patient, encoded())
         header_only(dataset)
         return path, receipt
@@ -130,7 +164,7 @@ class DiskStore(MemoryStore):
                 handle.flush()
                 if self.fsync:
                     os.fsync(handle.fileno())
-            folder.mkdir(parents=True, exist_ok=True)
+            self._make_folder(folder)
             os.replace(temp, target)
             if self.fsync:
                 _fsync_dir(folder)
@@ -140,6 +174,24 @@ class DiskStore(MemoryStore):
                 raise OutOfSpace(f"disk full writing to {self.directory}") from exc
             raise
         return str(target), receipt
+
+    def _make_folder(self, folder: Path) -> None:
+        """Create a patient's folder; with fsync, make its own name durable too.
+
+        A file's rename is made durable by fsync'ing its folder, but a folder
+        created for a new patient is itself only an entry in its parent: each
+        level's parent is fsync'd once per process (a folder another thread
+        is just creating counts as new here too, so nobody answers success
+        before its entry is on disk).
+        """
+        if folder in self._durable_folders:
+            return
+        levels = [folder, folder.parent]  # instances/ab/abcdef..., instances/ab
+        for level in reversed(levels):
+            level.mkdir(exist_ok=True)
+            if self.fsync:
+                _fsync_dir(level.parent)
+        self._durable_folders.add(folder)  # one atomic set operation: no lock needed
 
     def discard_file(self, path: str) -> None:
         """Delete a file that was written but not accepted by any input."""
@@ -154,8 +206,11 @@ class DiskStore(MemoryStore):
         return orphans
 
     def close(self) -> None:
-        """Write out the index and close it."""
-        self.journal.close()
+        """Write out the index, close it and unlock the data directory."""
+        try:
+            self.journal.close()
+        finally:
+            self._lock_file.release()
 
     # -- start-up ---------------------------------------------------------------------
 
@@ -163,19 +218,7 @@ class DiskStore(MemoryStore):
         """Read the index back into memory after a start (see the module docstring)."""
         db = self.journal.db
         self._settle_jobs()
-        state = _Loaded()
-        missing: list[str] = []
-        for row in rows(db):
-            state.known.add(row.receipt)
-            instance = self._read(row.path, row.receipt)
-            if instance is None:
-                missing.append(row.receipt)
-            else:
-                state.take(row, instance)
-        if missing:
-            log.warning("%d indexed instances have no file any more; forgotten", len(missing))
-            with transaction(db):
-                db.executemany("DELETE FROM instances WHERE receipt=?", [(r,) for r in missing])
+        state = self._read_rows()
         failed = state.failed_generations(db)
         with transaction(db):
             for patient in set(state.collecting) | set(failed):
@@ -214,22 +257,39 @@ class DiskStore(MemoryStore):
                 log.warning("job %s was running when the node stopped; it will run again", job_id)
                 release_job(db, job_id)
 
-    def _read(self, path: str, receipt: str) -> Instance | None:
-        try:
-            ds = dcmread(path, stop_before_pixels=True)
-        except FileNotFoundError:
-            return None
-        except Exception as exc:
-            log.warning("cannot read %s (%s); left in place", path, exc)
-            return None
-        return Instance(
-            str(ds.SOPInstanceUID),
-            str(ds.SOPClassUID),
-            str(ds.get("SeriesInstanceUID", "")),
-            ds,
-            path,
-            receipt,
-        )
+    def _read_rows(self) -> Loaded:
+        """Read every indexed file's header; quarantine the unreadable, forget the missing.
+
+        A file that is gone was deleted by a clean-up a crash interrupted;
+        one that exists but cannot be read is kept and listed as failed
+        (`dcmnode.store.restore`), never silently dropped.
+        """
+        db = self.journal.db
+        folder = self.directory / QUARANTINE
+        state = Loaded()
+        missing: list[str] = []
+        bad: list[tuple[Row, str]] = []
+        for row in rows(db):
+            state.known.add(row.receipt)
+            path = locate(row, folder)
+            if path is None:
+                missing.append(row.receipt)
+                continue
+            try:
+                instance = read_instance(path, row.receipt)
+            except Exception as exc:  # any parse error: keep the file, say why
+                bad.append((row, f"{type(exc).__name__}: {exc}"))
+                continue
+            if path != row.path:  # found in quarantine, and readable again
+                db.execute("UPDATE instances SET path=? WHERE receipt=?", (path, row.receipt))
+            state.take(row, instance)
+        if missing:
+            log.warning("%d indexed instances have no file any more; forgotten", len(missing))
+            with transaction(db):
+                db.executemany("DELETE FROM instances WHERE receipt=?", [(r,) for r in missing])
+        if bad:
+            quarantine(db, folder, self.fsync, bad, state)
+        return state
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -238,33 +298,3 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-class _Loaded:
-    """What `DiskStore._load` gathers from the index rows."""
-
-    def __init__(self) -> None:
-        self.known: set[str] = set()
-        self.collecting: dict[str, dict[str, dict[str, Instance]]] = defaultdict(dict)
-        self.generations: dict[str, int] = defaultdict(int)
-        self.changed: dict[str, float] = defaultdict(float)
-        self.by_job: dict[str, dict[str, list[Instance]]] = defaultdict(lambda: defaultdict(list))
-
-    def take(self, row: Row, instance: Instance) -> None:
-        self.generations[row.patient] = max(self.generations[row.patient], row.generation)
-        self.changed[row.patient] = max(self.changed[row.patient], row.received)
-        for name in row.inputs:
-            if row.job is None:
-                self.collecting[row.patient].setdefault(name, {})[row.sop_uid] = instance
-            else:
-                self.by_job[row.job][name].append(instance)
-
-    def failed_generations(self, db: sqlite3.Connection) -> dict[str, list[FailedGeneration]]:
-        failed: dict[str, list[FailedGeneration]] = defaultdict(list)
-        query = "SELECT job_id, patient, generation, reason, updated FROM jobs WHERE state='failed'"
-        for job_id, patient, generation, reason, updated in db.execute(query).fetchall():
-            inputs = {name: tuple(group) for name, group in self.by_job[job_id].items()}
-            failed[patient].append(
-                FailedGeneration(patient, generation, job_id, reason or "", inputs, updated)
-            )
-        return failed

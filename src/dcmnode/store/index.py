@@ -4,24 +4,17 @@ Why SQLite in WAL mode: one file, crash-safe transactions, readers that never
 block the writer, and safe to share between processes on one machine (for
 later receiver processes and for the ``dcmnode failed`` commands).
 
-Why a journal thread: the store's lock must never be held across I/O (house
-rule 1), yet the index must follow the order in which the store changed.
-Every change is appended, under the store's lock, to an in-memory queue --
-no I/O -- and this module's single writer thread applies the queue in that
-order, in batches, one transaction per batch. The index is therefore always
-a consistent *prefix* of the store's history. What a crash loses from the
-tail is recovered from the instance files, which are on disk (fsync'd)
-before any sender hears success: see `DiskStore`.
+The index is written by one thread, in the order the store changed
+(`dcmnode.store.journal`); this module holds the schema, the helpers the
+start-up and the ``dcmnode failed`` commands share, and `Changes`: how each
+kind of store change is written.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
-import queue
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,6 +47,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     reason     TEXT,
     updated    REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS doomed (
+    path       TEXT PRIMARY KEY
+);
 """
 
 
@@ -73,8 +69,15 @@ class Row:
     job: str | None
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open (and create) the index database with the settings every user needs."""
+def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    """Open (and create) the index database with the settings every user needs.
+
+    *readonly* opens an existing index for reading only: no lock needed, and
+    it may be read while a node writes it (WAL mode).
+    """
+    if readonly:
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        return sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     db.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL mode survives a killed process; a power cut may lose the
@@ -86,14 +89,20 @@ def connect(path: Path) -> sqlite3.Connection:
 
 @contextmanager
 def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on error."""
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error (a failed COMMIT too)."""
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        # SQLite rolls back by itself after some errors (a full disk); a
+        # transaction left open would make every later BEGIN fail.
+        if db.in_transaction:
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                log.warning("index: rollback failed: %s", exc)
         raise
-    db.execute("COMMIT")
 
 
 def rows(db: sqlite3.Connection, where: str = "1", args: tuple[Any, ...] = ()) -> list[Row]:
@@ -130,95 +139,48 @@ def drop_job(db: sqlite3.Connection, job_id: str) -> None:
     db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
 
 
-def _unlink(path: str) -> None:
+def doom(db: sqlite3.Connection, paths: list[str]) -> None:
+    """Mark files for deletion after the caller's transaction commits (see `unlink_doomed`)."""
+    db.executemany("INSERT OR IGNORE INTO doomed VALUES (?)", [(p,) for p in paths if p])
+
+
+def unlink_doomed(db: sqlite3.Connection) -> int:
+    """Delete the doomed files and forget them; return how many could not be deleted."""
+    paths = [p for (p,) in db.execute("SELECT path FROM doomed").fetchall()]
+    gone = [p for p in paths if _unlink(p)]
+    if gone:
+        with transaction(db):
+            db.executemany("DELETE FROM doomed WHERE path=?", [(p,) for p in gone])
+    return len(paths) - len(gone)
+
+
+def _unlink(path: str) -> bool:
+    """Delete *path*; True when it is gone (or was never there)."""
     try:
-        Path(path).unlink()
-    except FileNotFoundError:
-        pass
+        Path(path).unlink(missing_ok=True)
     except OSError as exc:
         log.warning("could not delete %s: %s", path, exc)
+        return False
+    return True
 
 
-class Journal:
-    """Applies store changes to the index, in order, on one thread."""
+def environmental(exc: BaseException) -> bool:
+    """True for failures of the disk or database (worth retrying), False for defects."""
+    defects = (
+        sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError,
+        sqlite3.DataError, sqlite3.NotSupportedError,
+    )  # fmt: skip
+    return isinstance(exc, (OSError, sqlite3.Error)) and not isinstance(exc, defects)
 
-    def __init__(self, path: Path) -> None:
-        self.db = connect(path)
-        self._queue: queue.SimpleQueue[tuple[int, str, dict[str, Any]] | None] = queue.SimpleQueue()
-        self._seq = itertools.count(1)
-        self._applied = 0
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="dcmnode-index", daemon=True)
-        self._thread.start()
 
-    def append(self, op: str, **data: Any) -> int:
-        """Queue one change (no I/O; safe under the store's lock). Returns its number."""
-        seq = next(self._seq)
-        self._queue.put((seq, op, data))
-        return seq
+class Changes:
+    """How each journalled change is written to the index.
 
-    def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until everything appended so far is committed."""
-        target = self.append("noop")
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._applied < target:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-        return True
-
-    def close(self) -> None:
-        """Apply what is queued, then stop the writer and close the database."""
-        self._queue.put(None)
-        self._thread.join(60)
-        self.db.close()
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < 1000:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-            try:
-                self._apply(batch)
-            except Exception:
-                log.exception(
-                    "index: could not apply %d changes; they are rebuilt at restart", len(batch)
-                )
-            with self._cond:
-                self._applied = batch[-1][0]
-                self._cond.notify_all()
-            if stop:
-                return
-
-    def _apply(self, batch: list[tuple[int, str, dict[str, Any]]]) -> None:
-        doomed: list[str] = []
-        finished: list[str] = []
-        with transaction(self.db) as db:
-            for _, op, data in batch:
-                handler = getattr(self, f"_op_{op}")
-                handler(db, doomed, finished, **data)
-        # Files go only after the index no longer needs them: a crash in
-        # between leaves a job marked done (cleaned at restart), never an
-        # unindexed file of a finished job that would be processed again.
-        for path in doomed:
-            _unlink(path)
-        if finished:
-            with transaction(self.db) as db:
-                for job_id in finished:
-                    drop_job(db, job_id)
+    One method ``_op_<name>`` per kind of store change, run by `Journal`'s
+    writer thread inside the batch's transaction. Files to delete go to
+    *doomed* (deleted after the commit); jobs that ended well go to
+    *finished* (their rows and files go in the same transaction).
+    """
 
     # -- operations (run on the writer thread, inside a transaction) ------------
 
@@ -239,6 +201,13 @@ class Journal:
         db.execute("DELETE FROM instances WHERE receipt=?", (old.receipt,))
         if old.path:
             doomed.append(old.path)
+
+    def _op_narrow(self, db, doomed, finished, receipt, inputs):  # type: ignore[no-untyped-def]
+        # A newer copy took some of this instance's inputs; the others still
+        # use its file, so the row stays with only those.
+        db.execute(
+            "UPDATE instances SET inputs=? WHERE receipt=?", (json.dumps(list(inputs)), receipt)
+        )
 
     def _op_claim(self, db, doomed, finished, job_id, patient, generation):  # type: ignore[no-untyped-def]
         db.execute(
@@ -261,6 +230,12 @@ class Journal:
 
     def _op_retry(self, db, doomed, finished, job_id, patient, generation):  # type: ignore[no-untyped-def]
         release_job(db, job_id, generation)
+
+    def _op_release(self, db, doomed, finished, job_id, patient, generation):  # type: ignore[no-untyped-def]
+        release_job(db, job_id, generation)
+
+    def _op_discard(self, db, doomed, finished, job_id, patient):  # type: ignore[no-untyped-def]
+        finished.append(job_id)  # files and rows go with the job, as for a finished one
 
     def _op_expire(self, db, doomed, finished, patient):  # type: ignore[no-untyped-def]
         doomed.extend(

@@ -12,8 +12,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from pydicom.dataset import Dataset
@@ -26,37 +25,15 @@ from dcmnode.store.model import (
     PatientStatus,
     Snapshot,
     freeze,
+    pixel_bytes,
 )
-
-
-@dataclass
-class _Generation:
-    number: int
-    inputs: dict[str, dict[str, Instance]] = field(default_factory=dict)
-    version: int = 0
-    sender: Sender = Sender("", "")
-    changed: float = field(default_factory=time.time)
-    started: float = 0.0  # time of the first instance, for deadlines
-    attempts: int = 0  # failed jobs on this data so far (automatic retries)
-
-    def __bool__(self) -> bool:
-        return any(self.inputs.values())
-
-
-@dataclass
-class _Patient:
-    key: str
-    collecting: _Generation
-    delivering: set[int] = field(default_factory=set)
-    running: tuple[str, _Generation] | None = None
-    failed: list[FailedGeneration] = field(default_factory=list)
-
-    def is_idle(self) -> bool:
-        return not (self.collecting or self.delivering or self.running or self.failed)
-
-    def is_due(self) -> bool:
-        """Collected data, nobody delivering, no job running: ready to be checked."""
-        return bool(self.collecting) and not self.delivering and not self.running
+from dcmnode.store.state import (
+    KEEP_FAILED_BYTES,
+    Generation,
+    PatientState,
+    bound_failed,
+    same_series,
+)
 
 
 class MemoryStore:
@@ -67,15 +44,26 @@ class MemoryStore:
     freezes that generation for one job and starts an empty one, so data that
     arrives while the job runs is never part of it and never removed by its
     clean-up (`finish`).
+
+    Parameters
+    ----------
+    keep_failed_bytes : int
+        Pixel data that failed generations may keep (default 1 GiB). Beyond
+        it, the oldest failures keep only their headers: still listed with
+        their reason, no longer retryable. The newest failure always keeps
+        its data, for an automatic retry. Only a memory-only store holds
+        pixel data here; a `DiskStore` keeps it in files.
     """
 
     directory: Path | None = None
     """Memory only: no data directory (see `DiskStore`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_failed_bytes: int = KEEP_FAILED_BYTES) -> None:
+        self.keep_failed_bytes = keep_failed_bytes
         self._lock = threading.Lock()
-        self._patients: dict[str, _Patient] = {}
-        self._open: dict[int, set[str]] = {}
+        self._patients: dict[str, PatientState] = {}
+        # Open association -> patient -> when it last delivered for that patient.
+        self._open: dict[int, dict[str, float]] = {}
         # Versions come from one store-wide counter, never per patient: a
         # patient forgotten after its job and seen again must not reuse a
         # version that someone (a snapshot, the maintenance thread) remembers.
@@ -89,7 +77,7 @@ class MemoryStore:
     def open_association(self, association: int) -> None:
         """Register an association before it delivers anything."""
         with self._lock:
-            self._open.setdefault(association, set())
+            self._open.setdefault(association, {})
 
     def close_association(self, association: int) -> list[str]:
         """Forget an association (released, aborted or dropped).
@@ -98,7 +86,7 @@ class MemoryStore:
         association is delivering for any more: those are due for a check.
         """
         with self._lock:
-            keys = self._open.pop(association, set())
+            keys = self._open.pop(association, {})
             quiet = []
             for key in keys:
                 patient = self._patients.get(key)
@@ -108,6 +96,27 @@ class MemoryStore:
                 if not patient.delivering:
                     quiet.append(key)
             return sorted(quiet)
+
+    def release_idle(self, before: float) -> list[str]:
+        """Stop counting open associations that last delivered for a patient before *before*.
+
+        Some senders keep one association open for hours; without this, every
+        patient it ever touched would wait for it to end. An association that
+        delivers for the patient again counts again. Returns the patients
+        nobody delivers for any more: those are due for a check.
+        """
+        with self._lock:
+            quiet = []
+            for association, patients in self._open.items():
+                for key in [k for k, at in patients.items() if at < before]:
+                    del patients[key]
+                    record = self._patients.get(key)
+                    if record is None or association not in record.delivering:
+                        continue
+                    record.delivering.discard(association)
+                    if not record.delivering:
+                        quiet.append(key)
+            return sorted(set(quiet))
 
     # -- data -----------------------------------------------------------------
 
@@ -140,22 +149,20 @@ class MemoryStore:
         with self._lock:
             record = self._patients.get(patient)
             if record is None:
-                record = _Patient(patient, _Generation(1))
+                record = PatientState(patient, Generation(1))
                 self._patients[patient] = record
             generation = record.collecting
             taken: list[str] = []
-            replaced = False
+            displaced: dict[str, Instance] = {}  # receipt -> older copy this one replaced
             for name, single_series in routes:
                 held = generation.inputs.get(name)
-                if single_series and held and not _same_series(held, instance):
+                if single_series and held and not same_series(held, instance):
                     continue
                 if held is None:
                     held = generation.inputs[name] = {}
                 old = held.get(instance.sop_instance_uid)
                 if old is not None:
-                    replaced = True
-                    if old.receipt != instance.receipt:
-                        self._record("replace", old=old, patient=patient)
+                    displaced[old.receipt] = old
                 held[instance.sop_instance_uid] = instance
                 taken.append(name)
             if taken:
@@ -166,16 +173,39 @@ class MemoryStore:
                     generation=generation.number,
                     inputs=tuple(taken),
                 )
-                generation.version = next(self._revisions)
-                generation.sender = sender
-                generation.changed = time.time()
-                generation.started = generation.started or generation.changed
-                if association in self._open:
-                    record.delivering.add(association)
-                    self._open[association].add(patient)
+                for old in displaced.values():
+                    if old.receipt != instance.receipt:
+                        self._forget(patient, generation, old)
+                self._delivered(record, association, sender)
             elif record.is_idle():
                 del self._patients[patient]
-            return AddResult(tuple(taken), replaced)
+            return AddResult(tuple(taken), bool(displaced))
+
+    def _delivered(self, record: PatientState, association: int, sender: Sender) -> None:
+        """Note new data in *record*'s collecting generation (under the lock)."""
+        generation = record.collecting
+        generation.version = next(self._revisions)
+        generation.sender = sender
+        generation.changed = time.time()
+        generation.started = generation.started or generation.changed
+        if association in self._open:
+            record.delivering.add(association)
+            self._open[association][record.key] = generation.changed
+
+    def _forget(self, patient: str, generation: Generation, old: Instance) -> None:
+        """*old* lost inputs of *generation* to another copy: drop it where nothing uses it.
+
+        Called under the lock. An instance belongs to one generation only
+        (claims, retries and releases move whole generations), so the inputs
+        of *generation* are the only ones that may still refer to its file:
+        the file and its row go only when none does; otherwise the row keeps
+        just the inputs that still use it.
+        """
+        still = generation.holding(old)
+        if still:
+            self._record("narrow", receipt=old.receipt, inputs=still)
+        else:
+            self._record("replace", old=old, patient=patient)
 
     # -- deciding -------------------------------------------------------------
 
@@ -217,7 +247,7 @@ class MemoryStore:
             if generation.number != snapshot.generation or generation.version != snapshot.version:
                 return False
             record.running = (job_id, generation)
-            record.collecting = _Generation(generation.number + 1)
+            record.collecting = Generation(generation.number + 1)
             self._record(
                 "claim", job_id=job_id, patient=snapshot.patient, generation=generation.number
             )
@@ -240,45 +270,109 @@ class MemoryStore:
                 "finish", job_id=job_id, patient=patient, error=error, generation=generation
             )
             if error is not None:
+                inputs = freeze(generation.inputs)
                 record.failed.append(
                     FailedGeneration(
                         patient,
                         generation.number,
                         job_id,
                         error,
-                        freeze(generation.inputs),
+                        inputs,
                         attempts=generation.attempts + 1,
+                        held_bytes=pixel_bytes(inputs),
                     )
                 )
                 record.collecting.changed = time.time()
+                bound_failed(self._patients.values(), self.keep_failed_bytes)
             due = record.is_due()
             if record.is_idle():
                 del self._patients[patient]
             return due
 
-    def retry_failed(self, patient: str) -> int:
-        """Move the patient's failed generations back into its collecting one.
+    def release(self, patient: str, job_id: str) -> bool:
+        """Hand job *job_id*'s generation back, unfailed, as if it had never been claimed.
 
-        Returns how many instances are due again (the caller then asks for a
-        check). Newer data for the same SOP instance wins.
+        For a graceful stop that could not let the job finish: its data waits
+        again (merged with what arrived meanwhile; newer copies of an
+        instance win) and the next start processes it, as after a crash.
+        Returns False when the job is not running (already ended).
         """
         with self._lock:
             record = self._patients.get(patient)
-            if record is None or not record.failed:
+            if record is None or record.running is None or record.running[0] != job_id:
+                return False
+            _, generation = record.running
+            record.running = None
+            collecting = record.collecting
+            self._merge(patient, collecting, {k: v.values() for k, v in generation.inputs.items()})
+            collecting.version = next(self._revisions)
+            starts = (generation.started, collecting.started)
+            collecting.started = min((t for t in starts if t), default=0.0)
+            collecting.attempts = max(collecting.attempts, generation.attempts)
+            self._record("release", job_id=job_id, patient=patient, generation=collecting.number)
+            return True
+
+    def retry_failed(self, patient: str, job_id: str | None = None) -> int:
+        """Move failed generations of *patient* back into its collecting one.
+
+        With *job_id*, only that job's generation (an automatic retry: the
+        patient's other failures may be out of retries); without, every one
+        of the patient (a person's retry). Generations that are not
+        `~FailedGeneration.retryable` stay listed. Newer data for the same
+        SOP instance wins. The revived data gets a full ``deadline`` again:
+        its clock restarts now.
+
+        Returns how many instances are due again (the caller then asks for a
+        check); 0 when nothing was revived.
+        """
+        with self._lock:
+            record = self._patients.get(patient)
+            chosen = [
+                f
+                for f in (record.failed if record else [])
+                if f.retryable and job_id in (None, f.job_id)
+            ]
+            if record is None or not chosen:
                 return 0
             collecting = record.collecting
-            for failed in record.failed:
-                for name, instances in failed.inputs.items():
-                    held = collecting.inputs.setdefault(name, {})
-                    for instance in instances:
-                        held.setdefault(instance.sop_instance_uid, instance)
+            for failed in reversed(chosen):  # newest first: of two failed copies, it wins
                 self._record(
                     "retry", job_id=failed.job_id, patient=patient, generation=collecting.number
                 )
+                self._merge(patient, collecting, failed.inputs)
+            record.failed = [f for f in record.failed if all(f is not c for c in chosen)]
             collecting.version = next(self._revisions)
-            collecting.attempts = max([collecting.attempts] + [f.attempts for f in record.failed])
-            record.failed = []
+            collecting.attempts = max([collecting.attempts] + [f.attempts for f in chosen])
+            collecting.started = time.time()
             return len({uid for held in collecting.inputs.values() for uid in held})
+
+    def _merge(
+        self, patient: str, collecting: Generation, inputs: Mapping[str, Iterable[Instance]]
+    ) -> None:
+        """Put an older generation's *inputs* into *collecting*; newer copies win (under the lock).
+
+        A copy that loses everywhere is forgotten with its file, like a re-sent
+        instance's older copy (`_forget`), so no row outlives what memory holds.
+        """
+        for old in collecting.merge(inputs):
+            self._forget(patient, collecting, old)
+
+    def discard_failed(self, patient: str, job_id: str) -> int:
+        """Delete the failed generation of job *job_id* for good (an operator's discard).
+
+        Returns how many instances went; 0 when the job is not failed (any
+        more), so a second discard of the same job does nothing.
+        """
+        with self._lock:
+            record = self._patients.get(patient)
+            found = [f for f in record.failed if f.job_id == job_id] if record else []
+            if record is None or not found:
+                return 0
+            record.failed = [f for f in record.failed if f.job_id != job_id]
+            self._record("discard", job_id=job_id, patient=patient)
+            if record.is_idle():
+                del self._patients[patient]
+            return len({i.sop_instance_uid for g in found[0].inputs.values() for i in g})
 
     def expire(self, before: float) -> list[str]:
         """Remove patients nobody touched since *before* (``time.time()``).
@@ -328,7 +422,7 @@ class MemoryStore:
         """Load a patient's state read back from disk (restart); journals nothing."""
         with self._lock:
             version = next(self._revisions) if inputs else 0
-            record = _Patient(patient, _Generation(generation, inputs, version))
+            record = PatientState(patient, Generation(generation, inputs, version))
             if changed is not None:
                 record.collecting.changed = changed
                 record.collecting.started = changed
@@ -370,8 +464,3 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to write out."""
-
-
-def _same_series(held: dict[str, Instance], instance: Instance) -> bool:
-    first: Iterable[Instance] = held.values()
-    return next(iter(first)).series_instance_uid == instance.series_instance_uid

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from pydicom.dataset import Dataset
 
 from dcmnode.network.association import Sender
+
+PIXEL_TAGS = (0x7FE00008, 0x7FE00009, 0x7FE00010)
+"""Float, double float and integer Pixel Data: what a header-only data set lacks."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,53 @@ class FailedGeneration:
     """When the job failed (``time.time()``)."""
     attempts: int = 1
     """How many jobs failed on this data since it last arrived (automatic retries)."""
+    retryable: bool = True
+    """False when the data cannot be processed again from here: a file that
+    could not be read at start-up (quarantined), or pixel data released to
+    bound memory (memory-only mode). It stays listed, with the reason."""
+    held_bytes: int = 0
+    """Bytes of pixel data this generation keeps in memory (0 on disk: there
+    only headers are held)."""
+
+
+def pixel_bytes(inputs: Mapping[str, tuple[Instance, ...]]) -> int:
+    """Bytes of pixel data held by *inputs*, each data set counted once."""
+    datasets = {id(i.dataset): i.dataset for group in inputs.values() for i in group}
+    total = 0
+    for dataset in datasets.values():
+        for tag in PIXEL_TAGS:
+            element = dataset.get_item(tag) if tag in dataset else None  # raw: nothing decoded
+            if element is not None and isinstance(element.value, bytes | bytearray):
+                total += len(element.value)
+    return total
+
+
+def released(failed: FailedGeneration, why: str) -> FailedGeneration:
+    """*failed* with headers only: listed as before, no longer retryable.
+
+    New data sets, so that whoever still holds the old ones (a finished job,
+    a caller of `Store.failed`) keeps what it has.
+    """
+    headers: dict[int, Dataset] = {}
+    inputs = {
+        name: tuple(
+            replace(i, dataset=headers.setdefault(id(i.dataset), _header(i.dataset))) for i in group
+        )
+        for name, group in failed.inputs.items()
+    }
+    reason = f"{failed.reason}\n{why}"
+    return replace(
+        failed, inputs=MappingProxyType(inputs), reason=reason, retryable=False, held_bytes=0
+    )
+
+
+def _header(dataset: Dataset) -> Dataset:
+    header = Dataset(
+        {tag: dataset.get_item(tag) for tag in dataset.keys() if tag not in PIXEL_TAGS}
+    )
+    if hasattr(dataset, "file_meta"):
+        header.file_meta = dataset.file_meta
+    return header
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,9 @@ class Store(Protocol):
     def close_association(self, association: int) -> list[str]:
         """Forget an association; return the patients nobody delivers for any more."""
 
+    def release_idle(self, before: float) -> list[str]:
+        """Open associations silent for a patient since *before* stop holding it back."""
+
     def persist(
         self, patient: str, dataset: Dataset, encoded: Callable[[], bytes]
     ) -> tuple[str | None, str]:
@@ -81,8 +84,18 @@ class Store(Protocol):
     def finish(self, patient: str, job_id: str, error: str | None = None) -> bool:
         """End a job; True when the patient has newer data due for a check."""
 
-    def retry_failed(self, patient: str) -> int:
-        """Make the patient's failed data due again; return its instance count."""
+    def release(self, patient: str, job_id: str) -> bool:
+        """Hand a running job's generation back unfailed (a stop that cut the job short)."""
+
+    def retry_failed(self, patient: str, job_id: str | None = None) -> int:
+        """Make the patient's failed data (only job *job_id*'s, if given) due again.
+
+        Returns the instance count due again (0: nothing revived). The
+        revived data's ``deadline`` counts from the retry.
+        """
+
+    def discard_failed(self, patient: str, job_id: str) -> int:
+        """Delete a failed job's data for good; return its instance count (0: not failed)."""
 
     def expire(self, before: float) -> list[str]:
         """Remove patients untouched since *before*; return their keys."""
