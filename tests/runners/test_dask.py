@@ -6,16 +6,19 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from dcmnode import events
 from dcmnode.testing import JobRecorder, RecordingSCP, running, series
 from sending import store_all
-from support import free_port
+from support import drain, read_until
 
-from .common import eventually, send_at_once
+from .common import send_at_once
+from .gated import gated_on_dask
 from .pipelines import on_dask
 
 distributed = pytest.importorskip("distributed")
@@ -82,22 +85,23 @@ def test_dask_runner_starts_its_own_local_cluster(destination, caplog):
 
 @pytest.fixture(scope="module")
 def scheduler_and_worker() -> Iterator[str]:
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
     dask = str(Path(sys.executable).with_name("dask"))
     # The worker imports the tests' pipelines by reference, like a real
     # worker imports the project's packages.
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]))
     common = ["--host", "127.0.0.1", "--no-dashboard"]
-    processes = [
-        subprocess.Popen(
-            [dask, "scheduler", "--port", str(port), "--dashboard-address", "127.0.0.1:0", *common],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    ]
+    # Port 0: the scheduler binds a free port itself and says which once it listens.
+    scheduler = subprocess.Popen(
+        [dask, "scheduler", "--port", "0", "--dashboard-address", "127.0.0.1:0", *common],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    processes: list[subprocess.Popen[str]] = [scheduler]
     try:
+        address = read_until(scheduler, "Scheduler at:").split("Scheduler at:")[1].strip()
+        drain(scheduler)  # it goes on logging; a full pipe would stall it
         processes.append(
             subprocess.Popen(
                 [dask, "worker", address, "--nworkers", "1", "--nthreads", "1"]
@@ -105,16 +109,11 @@ def scheduler_and_worker() -> Iterator[str]:
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                text=True,
             )
         )
-
-        def worker_joined() -> bool:
-            try:
-                return len(worker_pids(address)) == 1
-            except OSError:  # the scheduler is not listening yet
-                return False
-
-        assert eventually(worker_joined, 60), "dask scheduler/worker did not come up"
+        with distributed.Client(address, set_as_default=False, timeout=30) as client:
+            client.wait_for_workers(1, timeout=60)  # the scheduler tells when it joined
         yield address
     finally:
         for process in reversed(processes):
@@ -144,3 +143,33 @@ def test_dask_job_over_its_timeout_fails_and_the_node_goes_on(local_cluster, des
         assert store_all(node, series("AFTER", count=2)) == [0, 0]
         assert node.wait_idle(30)
         assert [j.patient_id for j in jobs.finished] == ["AFTER"]
+
+
+def test_a_timed_out_dask_job_keeps_its_slot_until_its_task_returns(local_cluster, tmp_path):
+    # Two Dask workers, but the node may have one job on the cluster: the
+    # timed-out task, which Dask cannot kill, keeps that place until it returns.
+    cls = gated_on_dask(local_cluster.scheduler_address, workers=1, timeout=1)
+    with running(cls, probe=str(tmp_path)) as node:
+        jobs = JobRecorder(node)
+        reported = threading.Event()
+        node.events.on(events.JOB_FAILED, lambda job, duration, error: reported.set())
+        assert store_all(node, series("STUCK", count=2)) == [0, 0]
+        assert store_all(node, series("NEXT", count=2)) == [0, 0]
+        # Joined on either outcome: STUCK reported and NEXT waiting -- or
+        # (the defect) NEXT ran on the cluster next to the abandoned task.
+        assert node.runner.wait_for(
+            lambda s: (
+                (tmp_path / "entered-NEXT").exists()
+                or (s.overrunning == 1 and s.queued == 1 and s.failed == 1)
+            ),
+            60,
+        )
+        assert not (tmp_path / "overlap").exists(), "two jobs ran on the cluster at once"
+        assert reported.wait(60)
+        [(job, error)] = jobs.failed
+        assert job.patient_id == "STUCK" and "exceeded its timeout of 1 s" in error
+        (tmp_path / "release").touch()
+        assert node.wait_idle(60)
+        assert [j.patient_id for j in jobs.finished] == ["NEXT"]
+        assert node.runner.wait_for(lambda s: s.overrunning == s.running == 0, 60)
+    assert not (tmp_path / "overlap").exists()

@@ -8,7 +8,7 @@ from dcmnode import events
 from dcmnode.testing import JobRecorder, running, series
 from sending import store_all
 
-from .common import eventually, send_at_once
+from .common import send_at_once
 from .pipelines import Sequential
 
 
@@ -42,7 +42,7 @@ def test_pipeline_priority_overtakes_arrival_order_and_setup_runs_once():
         assert started.wait(30)  # FIRST holds the only worker
         for patient in ("LATE1", "LATE2", "URGENT"):
             assert store_all(node, series(patient, count=2)) == [0, 0]
-        assert eventually(lambda: node.runner.stats().queued == 3)
+        assert node.runner.wait_for(lambda s: s.queued == 3, 30)
         gate.set()
         assert node.wait_idle(60)
         assert [j.patient_id for j in jobs.finished] == ["FIRST", "URGENT", "LATE1", "LATE2"]

@@ -69,6 +69,13 @@ class RunnerStats:
         How often `Runner.submit` found the queue full and had to wait.
     longest_wait : float
         Longest time in seconds a job waited between `submit` and its start.
+    timed_out : int
+        Jobs failed for exceeding the runner's timeout, since start (also
+        counted as failed).
+    overrunning : int
+        Timed-out jobs whose code still runs now, because a thread or a Dask
+        task cannot be killed. Each keeps its worker busy (it is among
+        *running*) until its code returns; no other job starts in its place.
     """
 
     workers: int
@@ -81,6 +88,8 @@ class RunnerStats:
     cancelled: int = 0
     backpressure: int = 0
     longest_wait: float = 0.0
+    timed_out: int = 0
+    overrunning: int = 0
 
 
 class Runner(ABC):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import sys
 import threading
@@ -47,9 +48,11 @@ class DaskRunner(PooledRunner):
         Jobs the node has on the cluster at once; more wait in the node's
         queue (backpressure), never in the scheduler.
     timeout : float or None
-        Seconds a job may take on the cluster before it is failed and its
-        task cancelled. Dask cannot kill a running task: the worker's slot
-        stays busy until the task returns.
+        Seconds a job may take before it is failed (at once, with a
+        ``TimeoutError``). Dask cannot kill a running task, so the task is
+        left to finish: it keeps its place among the node's *workers* until
+        it returns -- no other job goes to the cluster in its place -- and
+        its result is ignored. A stop cancels it.
     queue_size : int
         Jobs that may wait in the node before `submit` blocks.
     local_workers : int
@@ -102,11 +105,13 @@ class DaskRunner(PooledRunner):
         cloudpickle: Any = require("dask", "cloudpickle", "DaskRunner")
 
         # Header-only datasets from an on-disk store become full ones here,
-        # in the node: workers never see the node's paths.
-        load = getattr(job, "load", None)
-        if load is not None:
-            load()
-        payload = cloudpickle.dumps((type(self._pipeline), self._pipeline.settings(), job))
+        # in the node: workers never see the node's paths. A copy is loaded,
+        # so that while the task runs the node holds neither the job's pixel
+        # data (beyond what its store holds anyway) nor the pickled payload.
+        trip = copy.copy(job)
+        trip.load()
+        payload = cloudpickle.dumps((type(self._pipeline), self._pipeline.settings(), trip))
+        del trip
         future: Any = self._client.submit(
             run_remote,
             payload,
@@ -114,13 +119,14 @@ class DaskRunner(PooledRunner):
             resources=self.resources,
             pure=False,
         )
+        del payload
         with self._lock:
             self._futures[job.id] = future
         try:
-            status, value, records = future.result(timeout=self.timeout)
-        except TimeoutError:
-            future.cancel()
-            return None, f"TimeoutError: {job} exceeded its timeout of {self.timeout:g} s"
+            # No timeout here: the pool's watchdog reports a late job, and
+            # this worker waits for the task, so that the node never has
+            # more tasks on the cluster than workers.
+            status, value, records = future.result()
         except Exception as exc:
             if future.cancelled() or self._stopping.is_set():
                 return None, CANCELLED_RUNNING

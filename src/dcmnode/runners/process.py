@@ -20,7 +20,13 @@ from typing import IO
 
 from dcmnode.job import Job
 from dcmnode.runners._child import JOB_FILE, RESULT_FILE
-from dcmnode.runners.pool import CANCELLED_RUNNING, PooledRunner, Result, relog
+from dcmnode.runners.pool import (
+    CANCELLED_RUNNING,
+    PooledRunner,
+    Result,
+    relog,
+    timed_out_error,
+)
 
 log = logging.getLogger("dcmnode.runner")
 output_log = logging.getLogger("dcmnode.job.output")
@@ -73,6 +79,9 @@ class ProcessRunner(PooledRunner):
     python : str or None
         Interpreter for the job processes; the node's own by default.
     """
+
+    # A job over its timeout is killed with its process group: its worker is free at once.
+    _kills_on_timeout = True
 
     def __init__(
         self,
@@ -212,7 +221,7 @@ class _Child:
         if self._killed_for == "cancelled":
             return None, CANCELLED_RUNNING
         if self._killed_for == "timeout":
-            return None, f"TimeoutError: {self.job} exceeded its timeout of {timeout:g} s; killed"
+            return None, f"{timed_out_error(self.job, timeout)}; killed"
         result_file = self.workdir / RESULT_FILE
         if returncode == 0 and result_file.is_file():
             with open(result_file, "rb") as file:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from dcmnode.job import Job
-from dcmnode.runners.pool import Result
 from dcmnode.runners.thread import ThreadRunner
 
 log = logging.getLogger("dcmnode.runner")
@@ -29,8 +28,9 @@ class QueueRunner(ThreadRunner):
     queue_size : int
         Jobs that may wait before `submit` blocks (backpressure).
     timeout : float or None
-        Seconds after which a job is reported failed (the worker thread
-        cannot be killed; see `ThreadRunner`).
+        Seconds after which a job is reported failed; ``setup()`` does not
+        count. The worker thread cannot be killed: the next job starts only
+        when the timed-out one's code has returned (see `ThreadRunner`).
     """
 
     def __init__(self, queue_size: int = 64, timeout: float | None = None) -> None:
@@ -50,7 +50,7 @@ class QueueRunner(ThreadRunner):
             log.exception("%s: priority() raised; using 0", job)
             return 0.0
 
-    def _execute(self, job: Job) -> Result:
+    def _prepare(self) -> None:
         if not self._ready:
             # On the worker, right before the first job: setup failing fails
             # this job and is tried again before the next one.
@@ -59,7 +59,6 @@ class QueueRunner(ThreadRunner):
                 log.info("%s: running %s.setup()", self, type(self._pipeline).__name__)
                 setup()
             self._ready = True
-        return super()._execute(job)
 
     def __repr__(self) -> str:
         return f"QueueRunner(timeout={self.timeout})"

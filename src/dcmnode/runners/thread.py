@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 from dcmnode.job import Job
-from dcmnode.runners.compute import compute, describe_error
+from dcmnode.runners.compute import compute
 from dcmnode.runners.pool import PooledRunner, Result
 
 
@@ -20,13 +17,15 @@ class ThreadRunner(PooledRunner):
     Parameters
     ----------
     workers : int
-        Number of jobs that run at once.
+        Number of jobs that run at once -- never more, timeouts included.
     queue_size : int
         Jobs that may wait for a worker before `submit` blocks.
     timeout : float or None
-        Seconds after which a job is reported failed. A thread cannot be
-        killed: the abandoned job keeps running in the background and its
-        result is discarded. Use `ProcessRunner` when jobs must really die.
+        Seconds after which a job is reported failed (at once, with a
+        ``TimeoutError``). A thread cannot be killed: the job's code runs on
+        and keeps its worker busy until it returns -- no other job starts in
+        its place -- and its result is ignored. `stats` counts such jobs as
+        ``overrunning``. Use `ProcessRunner` when jobs must really die.
     """
 
     # Nothing can interrupt a thread: do not wait for it at stop.
@@ -36,30 +35,6 @@ class ThreadRunner(PooledRunner):
         super().__init__(workers, queue_size, timeout)
 
     def _execute(self, job: Job) -> Result:
-        return run_in_thread(self._compute, job, self.timeout)
-
-    def _compute(self, job: Job) -> Result:
+        # On the worker itself (a timeout is the watchdog's): code that keeps
+        # per-thread state, such as a GPU context made in setup(), sees one thread.
         return compute(self._pipeline, job), None
-
-
-def run_in_thread(function: Callable[[Job], Result], job: Job, timeout: float | None) -> Result:
-    """Call ``function(job)`` here, or -- with a timeout -- on a helper thread we can abandon."""
-    if timeout is None:
-        return function(job)
-    box: list[Result] = []
-
-    def target() -> None:
-        try:
-            box.append(function(job))
-        except BaseException as exc:  # noqa: BLE001 - reported as the job's error
-            box.append((None, describe_error(exc)))
-
-    helper = threading.Thread(target=target, name=f"dcmnode-job-{job.id}", daemon=True)
-    helper.start()
-    helper.join(timeout)
-    if helper.is_alive():
-        return None, (
-            f"TimeoutError: {job} exceeded its timeout of {timeout:g} s; its thread "
-            "cannot be killed and is left running, its result will be ignored"
-        )
-    return box[0]
