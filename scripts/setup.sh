@@ -11,6 +11,8 @@ need=()
 command -v storescu >/dev/null 2>&1 || need+=(dcmtk)
 command -v dciodvfy >/dev/null 2>&1 || need+=(dicom3tools)
 command -v Orthanc >/dev/null 2>&1 || need+=(orthanc)
+# the dashboard test drives Debian's chromium through Playwright (no browser download)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
     echo "setup: installing Debian packages: ${need[*]}"

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from dcmnode.cli import demo, failed, run, send, toolkit
+from dcmnode.cli import demo, failed, run, send, status, toolkit
 from dcmnode.errors import DcmnodeError
 
 
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_parser(sub)
     send.add_parsers(sub)
     failed.add_parser(sub)
+    status.add_parser(sub)
     demo.add_parser(sub)
     toolkit.add_parsers(sub)
     return parser

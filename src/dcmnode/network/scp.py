@@ -13,6 +13,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from pydicom.dataset import Dataset
@@ -124,6 +125,17 @@ class StorageSCP:
         """Connections opened and not yet closed."""
         with self._lock:
             return len(self._contexts)
+
+    def associations(self) -> list[AssociationContext]:
+        """Copies of the open associations' contexts (for status pages)."""
+        with self._lock:
+            return [replace(c, refused=dict(c.refused)) for c, _ in self._contexts.values()]
+
+    def sender(self, association: int) -> Sender | None:
+        """Who is on the other end of open association *association* (None once closed)."""
+        with self._lock:
+            entry = self._contexts.get(association)
+        return None if entry is None else entry[0].sender
 
     # -- pynetdicom handlers (run in pynetdicom's threads) ---------------------
 
