@@ -40,6 +40,7 @@ BACKPRESSURE = "backpressure"  # job, queued, workers: a ready job waits for que
 EXPORT_DELIVERED = "export_delivered"
 EXPORT_RETRYING = "export_retrying"
 EXPORT_FAILED = "export_failed"
+DEADLINE_PASSED = "deadline_passed"  # job, policy: an incomplete patient forced at its deadline
 
 NAMES = frozenset(
     {
@@ -56,6 +57,7 @@ NAMES = frozenset(
         EXPORT_DELIVERED,
         EXPORT_RETRYING,
         EXPORT_FAILED,
+        DEADLINE_PASSED,
     }
 )
 

@@ -18,6 +18,7 @@ from dcmnode.settings import check_count, check_seconds, convert, from_default, 
 
 UNROUTED_CHOICES = ("reject", "discard")
 DEADLINE_POLICIES = ("process", "fail", "wait")
+WEBHOOK_EVENTS = ("job_failed", "export_failed", "export_delivered", "deadline_passed")
 
 
 class Pipeline:
@@ -51,8 +52,20 @@ class Pipeline:
     allowed_calling_aes : list[str]
         If non-empty, only these calling AE titles may associate.
     unrouted : str
-        ``"reject"`` (failure status) or ``"discard"`` (success, dropped and
-        logged) for datasets no input accepts or the filter rejects.
+        ``"discard"`` (the default: success, dropped and logged) or
+        ``"reject"`` (failure status) for datasets no input accepts or the
+        filter rejects. Discard, because many modalities mark a whole
+        transfer failed when one object of it (a dose report, a scout) is
+        refused.
+    quiet_period : float
+        Seconds without new data for a patient before inputs that set no
+        ``stable_after`` of their own are checked (0: check as soon as no
+        association delivers). Guards the default completeness rule against
+        modalities that send one association per image.
+    delivery_idle : float
+        Seconds after an open association last delivered for a patient when
+        it stops holding that patient back (some PACS keep one association
+        open for hours). 0: wait for the association to end.
     shutdown_timeout : float
         Seconds a graceful stop waits for associations and jobs.
     network_timeout, export_timeout : float
@@ -83,6 +96,29 @@ class Pipeline:
         removed (0: never). Default: 7 days.
     maintenance_interval : float
         Seconds between maintenance rounds (quiet periods, expiry).
+    http : bool or None
+        Serve the operating API, dashboard, metrics and health checks.
+        None (the default): on under ``dcmnode run``, off for a `Node` built
+        in code.
+    http_host, http_port : str, int
+        Where the HTTP server listens: loopback only by default (port 0:
+        any free one).
+    http_token : str or None
+        The token every action (and, beyond loopback, every request) must
+        carry; None: generated at first start into ``DATA_DIR/http-token``.
+    audit_days : float
+        Days the audit trail keeps its rows (0: for ever).
+    webhook_url : str or None
+        Where notifications are POSTed as JSON (None: none are sent).
+    webhook_events : list[str]
+        Which notifications go there: ``job_failed``, ``export_failed``
+        (delivery failed for good), ``export_delivered``, ``deadline_passed``
+        (an incomplete patient forced at its deadline).
+    log_file : str or None
+        Under ``dcmnode run``: also log to this file (relative: in the data
+        directory), rotated at 10 MB, five kept.
+    log_json : bool
+        Under ``dcmnode run``: one JSON object per log line.
     runner : Runner or None
         Where jobs run; None means ``ThreadRunner(workers, queue_size)``.
         Each node runs a fresh copy of it (`Runner.fresh`).
@@ -102,7 +138,9 @@ class Pipeline:
     max_associations: int = 32
     require_called_ae: bool = True
     allowed_calling_aes: list[str] = []  # noqa: RUF012 - copied per instance
-    unrouted: str = "reject"
+    unrouted: str = "discard"
+    quiet_period: float = 2.0
+    delivery_idle: float = 60.0
     shutdown_timeout: float = 30.0
     network_timeout: float = 60.0
     export_timeout: float = 60.0
@@ -117,6 +155,15 @@ class Pipeline:
     export_backoff: float = 5.0
     export_backoff_max: float = 600.0
     maintenance_interval: float = 1.0
+    http: bool | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 11180
+    http_token: str | None = None
+    audit_days: float = 90.0
+    webhook_url: str | None = None
+    webhook_events: list[str] = ["job_failed", "export_failed"]  # noqa: RUF012 - copied per instance
+    log_file: str | None = None
+    log_json: bool = False
 
     inputs: ClassVar[Mapping[str, type[Input]]] = {}
     runner: ClassVar[Runner | None] = None
@@ -131,6 +178,7 @@ class Pipeline:
             kind = from_default(type(self), name, known[name])
             setattr(self, name, convert(name, kind, value, "constructor"))
         self.allowed_calling_aes = list(self.allowed_calling_aes)
+        self.webhook_events = list(self.webhook_events)
         self.check()
         self.input_objects: dict[str, Input] = {name: cls() for name, cls in self.inputs.items()}
 
@@ -153,6 +201,8 @@ class Pipeline:
         check_seconds("maintenance_interval", self.maintenance_interval)
         check_seconds("expire_after", self.expire_after, zero="never")
         check_seconds("deadline", self.deadline, zero="none")
+        check_seconds("quiet_period", self.quiet_period, zero="no quiet period")
+        check_seconds("delivery_idle", self.delivery_idle, zero="wait for the association to end")
         check_seconds("export_backoff", self.export_backoff)
         check_seconds("export_backoff_max", self.export_backoff_max)
         if self.data_directory is not None and not str(self.data_directory).strip():
@@ -166,7 +216,26 @@ class Pipeline:
         self.allowed_calling_aes = [
             check_ae_title(ae, "allowed_calling_aes") for ae in self.allowed_calling_aes
         ]
+        self._check_operating()
         self._check_shape()
+
+    def _check_operating(self) -> None:
+        """The HTTP server's, audit trail's and webhooks' settings."""
+        if not isinstance(self.http_host, str) or not self.http_host.strip():
+            raise ConfigError("http_host: an interface address is required (e.g. 127.0.0.1)")
+        check_port(self.http_port, "http_port", allow_zero=True)
+        if self.http_token is not None and len(str(self.http_token)) < 16:
+            raise ConfigError("http_token: use at least 16 characters (or none to generate one)")
+        check_seconds("audit_days", self.audit_days, zero="keep for ever")
+        if self.log_file is not None and not str(self.log_file).strip():
+            raise ConfigError("log_file: give a file name, or none")
+        unknown = sorted(set(self.webhook_events) - set(WEBHOOK_EVENTS))
+        if unknown:
+            raise ConfigError(f"webhook_events: unknown {unknown}; choose from {WEBHOOK_EVENTS}")
+        if self.webhook_url is not None and not str(self.webhook_url).startswith(
+            ("http://", "https://")
+        ):
+            raise ConfigError(f"webhook_url: an http:// or https:// URL, got {self.webhook_url!r}")
 
     def _check_shape(self) -> None:
         name = type(self).__name__

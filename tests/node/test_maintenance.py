@@ -8,6 +8,7 @@ from pathlib import Path
 from dcmnode import Input, Node, Pipeline, events
 from dcmnode.testing import JobRecorder, series
 from sending import store_all
+from support import logged
 
 
 class QuietCT(Input):
@@ -55,7 +56,23 @@ class Expiring(Pipeline):
         return None
 
 
-def test_quiet_period_delays_the_job_until_no_data_came_for_stable_after():
+def _wait_quieting(node: Node, patient: str) -> None:
+    """Until the check after the last association found *patient* waiting for quiet.
+
+    A patient in its quiet period counts as activity, so wait_idle() would
+    wait the period out; the dispatcher's own record says the check has run.
+    """
+    dispatcher = node._dispatcher
+    with dispatcher._cond:
+        assert dispatcher._cond.wait_for(
+            lambda: patient in dispatcher._quieting and patient not in dispatcher._wanted, 30
+        )
+
+
+def test_quiet_period_delays_the_job_until_no_data_came_for_stable_after(monkeypatch):
+    # An hour of quiet while the test looks, so that "not yet" cannot depend on
+    # how fast this machine is; then a short one, so that the job runs.
+    monkeypatch.setattr(QuietCT, "stable_after", 3600.0)
     node = Node(Quiet(port=0, data_directory=None))
     jobs = JobRecorder(node)
     done = threading.Event()
@@ -63,9 +80,12 @@ def test_quiet_period_delays_the_job_until_no_data_came_for_stable_after():
     with node:
         first = series("QUIET", count=3)
         assert store_all(node, first[:2]) == [0, 0]
-        assert node.wait_idle(30)
-        assert jobs.started == []  # released, but not yet quiet for 2 s
+        _wait_quieting(node, "QUIET")
+        assert jobs.started == []  # released and complete, but not yet quiet
         assert store_all(node, first[2:]) == [0]
+        _wait_quieting(node, "QUIET")
+        assert jobs.started == []
+        monkeypatch.setattr(QuietCT, "stable_after", 0.1)
         assert done.wait(30)
         assert node.wait_idle(30)
     [job] = jobs.finished
@@ -74,17 +94,13 @@ def test_quiet_period_delays_the_job_until_no_data_came_for_stable_after():
 
 def test_expiry_removes_untouched_patients_and_their_files(tmp_path: Path):
     data = tmp_path / "data"
-    node = Node(Expiring(port=0, data_directory=str(data), expire_after=0.3))
-    with node:
+    node = Node(Expiring(port=0, data_directory=str(data), expire_after=0.3, quiet_period=0))
+    with node, logged("dcmnode.maintenance", "expired") as expired:
         assert store_all(node, series("OLD", count=3)) == [0] * 3
         assert node.wait_idle(30)
         files = lambda: [p for p in (data / "instances").rglob("*.dcm")]  # noqa: E731
         assert len(files()) == 3
-        # Deterministic: run maintenance rounds until the patient is gone (bounded).
-        for _ in range(200):
-            if not node.store.patients():
-                break
-            threading.Event().wait(0.05)
+        assert expired.wait(30)  # logged once the store has removed the patient
         assert node.store.patients() == []
         assert node.store.journal.flush()
         assert files() == []
@@ -104,23 +120,29 @@ def test_deadline_process_runs_what_arrived():
     node = Node(Deadlined(port=0, data_directory=None, deadline_policy="process"))
     jobs = JobRecorder(node)
     finished = _wait_for(events.JOB_FINISHED, node)
+    forced: list[tuple[str, str]] = []
+    node.events.on(events.DEADLINE_PASSED, lambda job, policy: forced.append((job.id, policy)))
     with node:
         assert store_all(node, series("LATE", count=3)) == [0] * 3
         assert finished.wait(30)
         assert node.wait_idle(30)
     [job] = jobs.finished
     assert len(job.datasets["ct"]) == 3
+    assert forced == [(job.id, "process")]
 
 
 def test_deadline_fail_keeps_the_data_as_failed():
     node = Node(Deadlined(port=0, data_directory=None, deadline_policy="fail"))
     failed = _wait_for(events.JOB_FAILED, node)
+    forced: list[tuple[str, str]] = []
+    node.events.on(events.DEADLINE_PASSED, lambda job, policy: forced.append((job.id, policy)))
     with node:
         assert store_all(node, series("LATE", count=2)) == [0] * 2
         assert failed.wait(30)
         assert node.wait_idle(30)
         [generation] = node.store.failed()
         assert "deadline" in generation.reason and len(generation.inputs["ct"]) == 2
+    assert forced == [(generation.job_id, "fail")]
 
 
 def test_an_association_that_ends_without_a_close_event_is_swept():
@@ -145,14 +167,29 @@ def test_an_association_that_ends_without_a_close_event_is_swept():
 
 
 def test_deadline_counts_from_the_first_instance_not_from_the_epoch():
-    node = Node(Deadlined(port=0, data_directory=None, deadline=3.0))
+    # The maintenance thread sleeps for an hour: the test runs the round
+    # itself, so that it knows one has run. Counted from the epoch, an
+    # hour's deadline would have passed long ago; counted from the first
+    # instance, it cannot have. (That a deadline does fire once it has
+    # passed: the two tests above.)
+    node = Node(
+        Deadlined(
+            port=0,
+            data_directory=None,
+            deadline=3600.0,
+            maintenance_interval=3600.0,
+            quiet_period=0,  # no maintenance round may be needed to end a quiet period
+        )
+    )
     jobs = JobRecorder(node)
-    finished = _wait_for(events.JOB_FINISHED, node)
     with node:
         assert store_all(node, series("EARLY", count=2)) == [0] * 2
         assert node.wait_idle(30)
-        assert jobs.started == []  # well before its deadline: still waiting
-        assert finished.wait(30)  # forced once the 3 s have passed
+        node._maintenance.tick()
+        assert node.wait_idle(30)  # a forced patient counts as activity until it ran
+        assert jobs.started == [] and node.store.failed() == []
+        [status] = node.store.patients()
+        assert status.patient == "EARLY"
 
 
 class QuickCT(QuietCT):

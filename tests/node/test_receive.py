@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from pynetdicom import AE
 from pynetdicom.sop_class import CTImageStorage  # type: ignore[attr-defined]
 
@@ -13,8 +11,8 @@ from pipelines import Filtered, Recording
 from sending import associate, send_raw, store_all
 
 
-def test_dataset_no_input_accepts_is_refused():
-    with running(Recording) as node:
+def test_dataset_no_input_accepts_is_refused_when_asked():
+    with running(Recording, unrouted="reject") as node:
         mr = series("P1", count=2, modality="MR")
         assert store_all(node, mr) == [Status.NOT_ROUTED] * 2
         assert node.wait_idle(30)
@@ -30,7 +28,7 @@ def test_unrouted_discard_answers_success_and_keeps_nothing():
 
 
 def test_filter_rejection():
-    with running(Filtered) as node:
+    with running(Filtered, unrouted="reject") as node:
         rejected = series("P1", count=2, series_description="reject me")
         assert store_all(node, rejected) == [Status.FILTERED] * 2
         assert store_all(node, series("P2", count=2)) == [0, 0]
@@ -83,20 +81,23 @@ def test_wrong_called_ae_and_unknown_calling_ae_are_rejected():
 
 def test_associations_beyond_the_maximum_are_rejected_then_accepted_again():
     with running(Recording, max_associations=2) as node:
-        first, second = associate(node), associate(node)
+        acceptors = lambda: [a for a in node._scp._ae.active_associations if a.is_acceptor]  # noqa: E731
+        first = associate(node)
+        [first_side] = acceptors()  # the node's thread for it, started before it accepted
+        second = associate(node)
         assert first.is_established and second.is_established
+        [second_side] = [a for a in acceptors() if a is not first_side]
         ae = AE(ae_title="SCANNER")
         ae.add_requested_context(CTImageStorage)
         third = ae.associate("127.0.0.1", node.port, ae_title="NODE")
         assert third.is_rejected
         first.release()
         # pynetdicom counts an association until its thread has ended, a
-        # moment after the release: try again a bounded number of times.
-        for _ in range(100):
-            fourth = ae.associate("127.0.0.1", node.port, ae_title="NODE")
-            if fourth.is_established:
-                break
-            threading.Event().wait(0.05)
+        # moment after the release (or rejection): join those threads.
+        for thread in acceptors():
+            if thread is not second_side:
+                thread.join(30)
+        fourth = ae.associate("127.0.0.1", node.port, ae_title="NODE")
         assert fourth.is_established
         fourth.release()
         second.release()

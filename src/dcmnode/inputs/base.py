@@ -75,6 +75,7 @@ class Input:
     stable_after : float or None
         Seconds without new data for the patient before this input may be
         judged complete (a quiet period, on top of "nobody is delivering").
+        None (the default): the pipeline's ``quiet_period``; 0: none.
     """
 
     required_values: ClassVar[Mapping[Any, Any]] = {}

@@ -19,8 +19,9 @@ from dcmnode.errors import NetworkError
 from dcmnode.network.scp import StorageSCP
 from dcmnode.node.activity import Activity
 from dcmnode.node.complete import JobCompletion
-from dcmnode.node.dispatch import Dispatcher
+from dcmnode.node.dispatch import NOW, Dispatcher
 from dcmnode.node.maintenance import Maintenance
+from dcmnode.node.operate import Operating
 from dcmnode.node.outbox import Outbox
 from dcmnode.node.receive import Receiver
 from dcmnode.pipeline import Pipeline
@@ -66,7 +67,12 @@ class Node:
             else ThreadRunner(pipeline.workers, pipeline.queue_size)
         )
         self._dispatcher = Dispatcher(
-            self.store, pipeline.input_objects, self.runner.submit, self.activity, self.events
+            self.store,
+            pipeline.input_objects,
+            self.runner.submit,
+            self.activity,
+            self.events,
+            quiet_period=pipeline.quiet_period,
         )
         self._receiver = Receiver(
             pipeline, self.store, self.events, self.activity, self._dispatcher.check
@@ -104,7 +110,13 @@ class Node:
             pipeline.deadline,
             pipeline.deadline_policy,
             sweep=self._scp.sweep,
+            delivery_idle=pipeline.delivery_idle,
         )
+        # Seeing and steering the running node: status views, audit, HTTP.
+        self.operating = Operating(
+            pipeline, self.store, self.runner, self.outbox, self.events,
+            self._dispatcher, self._scp, controls=self, verdicts=self._dispatcher.verdicts,
+        )  # fmt: skip
         self._started = False
         self._stopped = threading.Event()
 
@@ -115,6 +127,7 @@ class Node:
         if self._started:
             raise RuntimeError("node already started")
         self._started = True
+        self.operating.start()
         self.runner.start(self.pipeline, self._completion)
         self._dispatcher.start()
         self._recover()
@@ -127,6 +140,11 @@ class Node:
             raise NetworkError(
                 f"cannot listen on {self.pipeline.host}:{self.pipeline.port}: {exc.strerror or exc}"
             ) from exc
+        try:
+            self.operating.serve()
+        except NetworkError:
+            self.stop(timeout=5)
+            raise
         host, port = self.address
         log.info(
             "%s listening on %s:%d as %s (inputs: %s; data %s)",
@@ -175,21 +193,63 @@ class Node:
         budget = self.pipeline.shutdown_timeout if timeout is None else timeout
         deadline = time.monotonic() + budget
         log.info("stopping: no new associations; waiting up to %.0f s", budget)
+        self.operating.stop_serving()
         self._scp.stop_accepting()
         if not _wait(lambda: self._scp.open_count() == 0, deadline):
             log.warning("stopping: aborting %d open associations", self._scp.open_count())
             self._scp.abort_all()
             _wait(lambda: self._scp.open_count() == 0, time.monotonic() + 5)
+        self._completion.stopping.set()
         self._maintenance.stop()
+        # The dispatcher closes before the runner stops: a job that ends
+        # during the runner's stop asks for a check that is then left to the
+        # next start instead of waiting in a queue nobody reads.
         self._dispatcher.stop(max(0.1, deadline - time.monotonic()))
         clean = self.runner.stop(max(0.1, deadline - time.monotonic()))
         self.outbox.stop(max(0.1, deadline - time.monotonic()))
         self.store.close()
+        self.operating.close()
         log.info("stopped%s", "" if clean else " with jobs unfinished")
         return clean
 
+    # -- operating ----------------------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        """True while processing is paused; receiving goes on."""
+        return self._dispatcher.paused
+
+    def pause(self) -> None:
+        """Pause processing: ready patients wait, receiving goes on. Idempotent."""
+        if not self._dispatcher.paused:
+            log.warning("processing paused; receiving goes on")
+        self._dispatcher.pause()
+
+    def resume(self) -> None:
+        """Resume processing and check every waiting patient. Idempotent."""
+        if self._dispatcher.paused:
+            log.warning("processing resumed")
+        self._dispatcher.resume()
+
+    def force(self, patient: str) -> bool:
+        """Process *patient*'s waiting data now, complete or not, even while paused.
+
+        Returns False when the patient has no data waiting for a check (none
+        at all, still being delivered, or its job is running).
+        """
+        if patient not in self.store.pending():
+            return False
+        log.warning("patient %r: processing forced by an operator", patient)
+        self._dispatcher.force([patient], NOW)
+        return True
+
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until no association is open, no check queued and no job running."""
+        """Block until no association is open, no check queued and no job running.
+
+        A patient in its quiet period counts too, until the check after it:
+        so once idle, nothing more happens without new data (deadlines and
+        expiry aside). False if *timeout* ran out first.
+        """
         return self.activity.wait_idle(timeout)
 
     def __enter__(self) -> Node:

@@ -8,6 +8,7 @@ always runs in the node process, called by the runner as its hooks.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -20,6 +21,7 @@ from dcmnode.outputs.base import ExportContext, Output
 from dcmnode.outputs.dicom import DicomOutput
 from dcmnode.pipeline import Pipeline
 from dcmnode.runners.compute import describe_error
+from dcmnode.runners.pool import CANCELLED
 from dcmnode.store.protocol import Store
 
 log = logging.getLogger("dcmnode.job")
@@ -51,6 +53,8 @@ class JobCompletion:
         self.bus = bus
         self.recheck = recheck
         self._started: dict[str, float] = {}
+        self.stopping = threading.Event()
+        """Set by the node's stop: jobs a runner cancels from now on are handed back."""
 
     def started(self, job: Job) -> None:
         """Record the start of *job* and tell the event hooks."""
@@ -65,6 +69,9 @@ class JobCompletion:
     def finished(self, job: Job, outputs: Sequence[Output] | None, error: str | None) -> None:
         """Export *outputs* (or record *error*), clean up, and look at the patient again."""
         try:
+            if error is not None and error.startswith(CANCELLED) and self.stopping.is_set():
+                self._hand_back(job, error)
+                return
             if error is None:
                 error = self._export(job, outputs or [])
             else:
@@ -82,6 +89,21 @@ class JobCompletion:
                 self.recheck([job.patient_id])
         finally:
             self.activity.end()
+
+    def _hand_back(self, job: Job, reason: str) -> None:
+        """A stop cut the job short: its data waits again, for the next start.
+
+        Never marked failed: a graceful stop must leave no more work for a
+        person than a ``kill -9`` would (which the next start also reruns).
+        """
+        self._started.pop(job.id, None)
+        try:
+            released = self.store.release(job.patient_id, job.id)
+        except Exception:
+            log.exception("%s: could not hand the job back; it reruns at the next start", job)
+            return
+        if released:
+            log.warning("%s: %s; its data waits for the next start", job, reason)
 
     def _export(self, job: Job, outputs: Sequence[Output]) -> str | None:
         context = ExportContext(
@@ -112,7 +134,8 @@ class JobCompletion:
         if attempts > limit:
             return False
         log.warning("%s: failed attempt %d of %d; trying again", job, attempts, limit + 1)
-        return self.store.retry_failed(job.patient_id) > 0
+        # Only this job's data: the patient's other failures may be out of retries.
+        return self.store.retry_failed(job.patient_id, job.id) > 0
 
     def _finish(self, job: Job, error: str | None) -> bool:
         try:

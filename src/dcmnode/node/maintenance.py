@@ -17,6 +17,8 @@ class Maintenance:
     """One thread that wakes every *interval* seconds.
 
     - Associations that ended without a close event are closed (*sweep*).
+    - An open association that has not delivered for a patient for
+      *delivery_idle* seconds (0: never) stops holding that patient back.
     - Patients whose quiet period (the inputs' ``stable_after``) has just
       passed are queued for a check -- once per change, not on every tick.
     - Patients still incomplete *deadline* seconds after their first
@@ -38,7 +40,9 @@ class Maintenance:
         deadline: float = 0.0,
         deadline_policy: str = "process",
         sweep: Callable[[], int] | None = None,
+        delivery_idle: float = 0.0,
     ) -> None:
+        self.delivery_idle = delivery_idle
         self.sweep = sweep
         self.deadline = deadline
         self.deadline_policy = deadline_policy
@@ -72,6 +76,15 @@ class Maintenance:
         if self.sweep is not None:
             self.sweep()  # associations that vanished without a close event
         now = time.time()
+        if self.delivery_idle:
+            released = self.store.release_idle(now - self.delivery_idle)
+            if released:
+                log.info(
+                    "%d patients no longer wait for open associations silent for %.0f s",
+                    len(released),
+                    self.delivery_idle,
+                )
+                self.dispatcher.check(released)
         quiet = self.dispatcher.quiet_period
         waiting = self.store.quiet()
         # Forget patients that are no longer waiting (processed, running,
@@ -99,9 +112,12 @@ class Maintenance:
             elif late:
                 self.dispatcher.force(late, self.deadline_policy)
         if self.expire_after:
-            for patient in self.store.expire(now - self.expire_after):
+            expired = self.store.expire(now - self.expire_after)
+            for patient in expired:
                 log.warning(
                     "patient %r expired: untouched for %.0f s; its data is removed",
                     patient,
                     self.expire_after,
                 )
+            if expired:  # settles what the dispatcher still counts for them
+                self.dispatcher.check(expired)

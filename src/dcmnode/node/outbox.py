@@ -155,6 +155,8 @@ class Outbox:
         self._due: list[tuple[float, int, Delivery]] = []
         self._order = itertools.count()
         self._stopping = False
+        self._failed: dict[str, Delivery] = {}  # used up its retries; kept for a person
+        self._current: Delivery | None = None  # being attempted right now
         self._thread = threading.Thread(target=self._loop, name="dcmnode-outbox", daemon=True)
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
@@ -206,6 +208,9 @@ class Outbox:
             if delivery.state == "pending":
                 self._queue(delivery, 0.0)
                 count += 1
+            elif delivery.state == "failed":
+                with self._cond:
+                    self._failed[delivery.id] = delivery
         for stale in self.directory.glob(".*.tmp"):
             shutil.rmtree(stale, ignore_errors=True)  # a job that died persisting; it reruns
         return count
@@ -248,12 +253,22 @@ class Outbox:
             return None
 
     def _loop(self) -> None:
+        # The thread's error boundary: no exception may end it, or results
+        # would be persisted and never sent (DESIGN.md, house rule 6).
         while (delivery := self._next()) is not None:
+            self._current = delivery
             try:
                 self._attempt(delivery)
             except Exception:
                 log.exception("outbox: delivery %s: unexpected error", delivery.id)
-                self._retry_or_fail(delivery, "unexpected error (see log)")
+                try:
+                    self._retry_or_fail(delivery, "unexpected error (see log)")
+                except Exception:
+                    log.exception("outbox: delivery %s set aside until the next start",
+                                  delivery.id)  # fmt: skip
+                    self.activity.end()
+            finally:
+                self._current = None
 
     def _attempt(self, delivery: Delivery) -> None:
         errors = []
@@ -297,6 +312,8 @@ class Outbox:
             log.error("job %s: delivery failed after %d attempts, kept: %s",
                       delivery.job_id, delivery.attempts, error)  # fmt: skip
             self._save(delivery)
+            with self._cond:
+                self._failed[delivery.id] = delivery
             self.bus.emit(events.EXPORT_FAILED, job_id=delivery.job_id, error=error)
             self.activity.end()
             return
@@ -315,5 +332,58 @@ class Outbox:
         self.activity.end()
 
     def _save(self, delivery: Delivery) -> None:
-        if delivery.folder is not None:
+        """Record the delivery's progress; a failure is logged, never raised.
+
+        What could not be recorded is only progress: at worst a restart sends
+        an instance again (which a PACS stores once) or tries once more.
+        """
+        if delivery.folder is None:
+            return
+        try:
             _write_json(delivery.folder / MANIFEST, delivery.to_json())
+        except OSError as exc:
+            log.error("job %s: could not record delivery progress: %s", delivery.job_id, exc)
+
+    # -- status and actions (the HTTP API; see dcmnode.node.status) -------------------
+
+    def alive(self) -> bool:
+        """True while the delivering thread runs."""
+        return self._thread.is_alive()
+
+    def snapshot(self) -> list[tuple[Delivery, str, float | None]]:
+        """``(delivery, state, next attempt as time.time())`` of every delivery held.
+
+        State is ``sending``, ``waiting`` or ``failed``. The deliveries are
+        the live objects: read them, never change them.
+        """
+        now, wall = time.monotonic(), time.time()
+        Row = tuple[Delivery, str, float | None]
+        with self._cond:
+            due: list[Row] = [(d, "waiting", wall + max(0.0, at - now)) for at, _, d in self._due]
+            failed: list[Row] = [(d, "failed", None) for d in self._failed.values()]
+        current = self._current
+        sending: list[Row] = [] if current is None else [(current, "sending", None)]
+        return sending + sorted(due, key=lambda item: item[2] or 0.0) + failed
+
+    def retry(self, delivery_id: str) -> bool:
+        """Queue a failed delivery again with fresh retries; False if it is not failed."""
+        with self._cond:
+            delivery = self._failed.pop(delivery_id, None)
+        if delivery is None:
+            return False
+        delivery.state, delivery.attempts = "pending", 0
+        self._save(delivery)
+        self._queue(delivery, 0.0)
+        log.info("outbox: delivery %s queued again", delivery_id)
+        return True
+
+    def discard(self, delivery_id: str) -> bool:
+        """Delete a failed delivery and its result files; False if it is not failed."""
+        with self._cond:
+            delivery = self._failed.pop(delivery_id, None)
+        if delivery is None:
+            return False
+        if delivery.folder is not None:
+            shutil.rmtree(delivery.folder, ignore_errors=True)
+        log.warning("outbox: failed delivery %s discarded", delivery_id)
+        return True
