@@ -232,9 +232,9 @@ def test_anonymizing_grinder_pickles_and_checks_arguments() -> None:
 
     grinder = pickle.loads(pickle.dumps(anonymizing(VolumeGrinder(), Crosswalk())))
     assert grinder(ct_series(patient_id="P5")).datasets[0].PatientID.startswith("ANON")
-    with pytest.raises(TypeError, match="grinder must be callable"):
+    with pytest.raises(TypeError, match="argument 'grinder' must be callable"):
         anonymizing(42, Crosswalk())  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="crosswalk must be a Crosswalk"):
+    with pytest.raises(TypeError, match="argument 'crosswalk' must be a Crosswalk"):
         anonymizing(VolumeGrinder(), "map.json")  # type: ignore[arg-type]
 
 

@@ -82,7 +82,7 @@ def test_arguments_are_checked(ct_volume: Volume) -> None:
     with pytest.raises(ValueError, match="NaN"):
         derived_series(ct_volume.array * np.nan, ct_volume, series_description="x",
                        series_number=1)
-    with pytest.raises(ValueError, match="reference has no datasets"):
+    with pytest.raises(ValueError, match="argument 'reference' must hold at least one dataset"):
         derived_series(ct_volume.array, [], series_description="x", series_number=1)
 
 
@@ -125,3 +125,24 @@ def test_a_cropped_volume_is_written_on_its_own_grid(ct_volume: Volume,
     np.testing.assert_allclose(again.world_coordinates(np.array([0, 0, 0])),
                                ct_volume.world_coordinates(np.array([2, 4, 3])), atol=1e-5)
     np.testing.assert_allclose(again.affine, crop.affine, atol=1e-5)
+
+
+def test_an_enhanced_multiframe_reference_gives_classic_images(dciodvfy: Validator) -> None:
+    from pydicom.uid import CTImageStorage, LegacyConvertedEnhancedCTImageStorage
+
+    from .cases import enhanced_ct
+
+    (enhanced,) = enhanced_ct()
+    volume = Volume.from_datasets([enhanced])
+    result = derived_series(volume.array - 10, volume, series_description="From enhanced")
+    assert {ds.SOPClassUID for ds in result} == {CTImageStorage}
+    assert enhanced.SOPClassUID == LegacyConvertedEnhancedCTImageStorage  # source untouched
+    assert float(result[0].KVP) == 120  # from the functional groups
+    again = Volume.from_datasets(result)
+    np.testing.assert_array_equal(again.array, volume.array - 10)
+    np.testing.assert_allclose(again.affine, volume.affine, atol=1e-5)
+    for k, ds in enumerate(result):
+        item = ds.SourceImageSequence[0]
+        assert item.ReferencedSOPInstanceUID == enhanced.SOPInstanceUID
+        assert int(item.ReferencedFrameNumber) == volume.frame_numbers[k][1]
+    assert dciodvfy(result[0]) == [] and dciodvfy(result[-1]) == []

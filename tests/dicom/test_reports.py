@@ -60,9 +60,9 @@ def test_measurement_report_tid1500(ct: list[Dataset], ct_volume: Volume,
 
 
 def test_measurement_report_checks_arguments(ct_volume: Volume) -> None:
-    with pytest.raises(ValueError, match="at least one"):
+    with pytest.raises(ValueError, match="argument 'measurements' must be a non-empty list"):
         measurement_report(ct_volume, [])
-    with pytest.raises(ValueError, match="no segmentation"):
+    with pytest.raises(ValueError, match="argument 'segmentation' must be given"):
         measurement_report(ct_volume, [Measurement("Volume", 1.0, "mm3", segment_number=1)])
     with pytest.raises(TypeError, match=r"measurements\[0\]"):
         measurement_report(ct_volume, [("Volume", 1.0, "mm3")])  # type: ignore[list-item]

@@ -54,9 +54,9 @@ def test_seg_arguments_are_checked(ct_volume: Volume) -> None:
     labels = label_map(ct_volume)
     with pytest.raises(ValueError, match="shape"):
         segmentation(labels[:2], ct_volume, segments=["a", "b"])
-    with pytest.raises(ValueError, match="labels must be in 0..1"):
+    with pytest.raises(ValueError, match="argument 'mask' must have labels in 0..1"):
         segmentation(labels, ct_volume, segments=["only one"])
-    with pytest.raises(ValueError, match="at least one"):
+    with pytest.raises(ValueError, match="argument 'segments' must be a non-empty list"):
         segmentation(labels, ct_volume, segments=[])
     with pytest.raises(ValueError, match="boolean or integer"):
         segmentation(labels.astype(float), ct_volume, segments=["a", "b"])

@@ -1,10 +1,16 @@
 """Build DICOM results next to their source, and de-identify datasets.
 
-Every builder copies the patient and study from the reference series, makes
-new UIDs and returns datasets with ``file_meta`` set, ready for C-STORE or
-``dcmwrite(..., enforce_file_format=True)``.
+Every builder copies the patient and study from the reference series and
+returns datasets with ``file_meta`` set, ready for C-STORE or
+``dcmwrite(..., enforce_file_format=True)``. The results conform to their
+IOD whatever the reference lacks (absent Type 2 attributes written empty,
+invalid values cleaned, with a warning); their UIDs are derived from the
+reference instances and the arguments, so building again from the same
+inputs gives the same UIDs (``uid_seed=`` tells versions apart); the series
+number defaults to the reference's plus 1000.
 
-``segmentation``, ``measurement_report``, ``secondary_capture`` (highdicom)
+``segmentation``, ``measurement_report``, ``secondary_capture`` (highdicom),
+``rtstruct`` (scikit-image)
 and ``pdf_report`` / ``render_pdf`` (matplotlib) need the ``results`` extra,
 ``pip install 'dcmnode[results]'``; the others need no extra.
 """
@@ -21,6 +27,7 @@ from .deid import (
 from .derived import PixelEncoding, derived_series, pixel_encoding
 from .documents import encapsulated_pdf, pdf_report, render_pdf, secondary_capture
 from .measurements import Measurement, measurement_report
+from .rtstruct import ROI, rtstruct
 from .segmentation import Segment, segmentation
 
 __all__ = [
@@ -28,6 +35,7 @@ __all__ = [
     "Crosswalk",
     "Measurement",
     "PixelEncoding",
+    "ROI",
     "ReidentificationError",
     "Segment",
     "anonymize",
@@ -40,6 +48,7 @@ __all__ = [
     "pdf_report",
     "pixel_encoding",
     "render_pdf",
+    "rtstruct",
     "secondary_capture",
     "segmentation",
 ]

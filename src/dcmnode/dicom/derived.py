@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,17 +19,22 @@ from pydicom.uid import (
 )
 
 from ..grinders.volume import Volume
+from ._classic import CLASSIC_OF, classic_header
 from ._common import (
+    ResultUIDs,
     add_file_meta,
     apply_overrides,
-    check_number,
     check_text,
-    new_uid,
+    copy_element,
     now,
     reference_datasets,
+    series_number_for,
 )
+from ._conform import conform, missing_type1
 
 __all__ = ["PixelEncoding", "derived_series", "pixel_encoding"]
+
+logger = logging.getLogger(__name__)
 
 # Classic single-frame image storage classes whose headers can be reused
 # slice by slice: their modality modules stay valid for derived pixels.
@@ -96,9 +102,12 @@ def pixel_encoding(values: NDArray[Any]) -> PixelEncoding:
     """
     array = np.asarray(values)
     if array.size == 0:
-        raise ValueError("array is empty")
+        raise ValueError("argument 'values' must hold at least one value, got an empty array")
     if not np.all(np.isfinite(array)):
-        raise ValueError("array contains NaN or infinite values, which DICOM pixels cannot hold")
+        raise ValueError(
+            "argument 'values' must be finite (DICOM pixels cannot hold them), "
+            "got NaN or infinite values"
+        )
     low, high = float(array.min()), float(array.max())
     integral = array.dtype.kind in "biu" or bool(np.all(array == np.round(array)))
     if integral and low >= -32768 and high <= 32767:
@@ -114,10 +123,11 @@ def derived_series(
     reference: Volume | Sequence[Dataset],
     *,
     series_description: str,
-    series_number: int,
+    series_number: int | None = None,
     window: tuple[float, float] | None = None,
     derivation_description: str | None = None,
     series_instance_uid: str | None = None,
+    uid_seed: str | None = None,
     **overrides: Any,
 ) -> list[Dataset]:
     """Write an array as a new image series in the reference's study.
@@ -131,48 +141,88 @@ def derived_series(
     reference
         The source series (datasets or the :class:`Volume` built from them):
         patient and study modules, frame of reference, equipment and modality
-        attributes are copied from it. Classic CT, MR and PET are supported.
+        attributes are copied from it. CT, MR and PET are supported, classic
+        or enhanced multi-frame; the result is classic images either way,
+        which every PACS and viewer reads.
     series_description, series_number
-        Shown in the viewer's series list.
+        Shown in the viewer's series list. The series number defaults to the
+        reference's SeriesNumber + 1000 (1000 when the reference has none).
     window
         ``(centre, width)`` of the VOI window; by default it spans the values.
     derivation_description
         Free text saying how the pixels were derived.
     series_instance_uid
-        Use this UID instead of a new one (e.g. to add to an earlier result).
+        Use this UID instead of the derived one (e.g. to add to an earlier result).
+    uid_seed
+        Mixed into the derived UIDs: pass e.g. the model version when a new
+        version's results must not be taken for the old ones.
     **overrides
         Any DICOM keyword set on every instance last (``None`` deletes it).
 
     Returns
     -------
     list of pydicom.Dataset
-        One instance per slice with new SOP Instance UIDs and ``file_meta``.
+        One instance per slice with ``file_meta``. Series and SOP Instance
+        UIDs are derived from the reference instances and the arguments, so
+        building again from the same inputs gives the same UIDs.
     """
     check_text(series_description, "series_description")
-    check_number(series_number, "series_number")
+    if derivation_description is not None:
+        check_text(derivation_description, "derivation_description", 1024)
     sources = reference_datasets(reference)
+    series_number = series_number_for(series_number, sources)
+    _check_class(str(sources[0].SOPClassUID))
     ref_volume = reference if isinstance(reference, Volume) else Volume.from_datasets(sources)
     volume = _target_volume(array_or_volume, ref_volume)
-    sop_class = str(sources[0].SOPClassUID)
-    if sop_class not in SUPPORTED_SOP_CLASSES:
-        raise ValueError(
-            f"reference has SOP class {sop_class}; derived_series supports classic "
-            "CT, MR and PET image storage (use secondary_capture otherwise)"
-        )
     values = np.asarray(volume.array)
     if values.ndim != 3:
-        raise ValueError(f"array_or_volume must be 3-D [slice, row, column], got {values.shape}")
+        raise ValueError(
+            f"argument 'array_or_volume' must be 3-D [slice, row, column], got shape {values.shape}"
+        )
+    uids = ResultUIDs(
+        "derived_series",
+        sources,
+        [series_description, series_number, derivation_description, series_instance_uid]
+        # + 0.0 turns -0.0 into 0.0, which prints the same every time.
+        + [values.shape, (np.round(volume.affine, 4) + 0.0).tolist()],
+        uid_seed,
+    )
+    identity = _Identity(
+        uids,
+        series_instance_uid or uids.series,
+        series_number,
+        series_description,
+        derivation_description,
+        now(),
+    )
+    results = _slices(volume, ref_volume, sources, identity, window)
+    conform(results, "derived_series")
+    apply_overrides(results, overrides)
+    _warn_type1(results[0])
+    return results
+
+
+def _check_class(sop_class: str) -> None:
+    if sop_class not in SUPPORTED_SOP_CLASSES and sop_class not in CLASSIC_OF:
+        raise ValueError(
+            "argument 'reference' must be a CT, MR or PET image series, classic or "
+            f"enhanced (use secondary_capture otherwise), got SOP class {sop_class}"
+        )
+
+
+def _slices(
+    volume: Volume,
+    ref_volume: Volume,
+    sources: list[Dataset],
+    identity: _Identity,
+    window: tuple[float, float] | None,
+) -> list[Dataset]:
+    values = np.asarray(volume.array)
     encoding = pixel_encoding(values)
     stored = encoding.encode(values)
     centre, width = window if window is not None else _default_window(values)
-    series_uid = series_instance_uid or new_uid()
     same_grid = ref_volume.shape[:3] == volume.shape[:3] and np.allclose(
         ref_volume.affine, volume.affine, atol=1e-4
-    )
-    if derivation_description is not None:
-        check_text(derivation_description, "derivation_description", 1024)
-    identity = _Identity(
-        series_uid, series_number, series_description, derivation_description, now()
     )
     by_uid = {str(ds.SOPInstanceUID): ds for ds in sources}
     results = []
@@ -181,39 +231,69 @@ def derived_series(
         # (CT: KVP, acquisition; MR: sequence parameters) stay plausible.
         template = _source_for_slice(ref_volume, by_uid, k if same_grid else 0)
         ds = _copy_header(template)
-        identity.apply(ds, template, k)
+        identity.apply(ds, template, k, values.shape[0])
         _set_geometry(ds, volume, k, same_grid)
         _set_pixels(ds, stored[k], encoding, centre, width)
         if same_grid:
             _reference_source(ds, ref_volume, by_uid, k)
         add_file_meta(ds)
         results.append(ds)
-    apply_overrides(results, overrides)
     return results
+
+
+def _warn_type1(ds: Dataset) -> None:
+    missing = missing_type1(ds)
+    if missing:
+        # Only the scanner knows these; making them up would mislead a
+        # reader more than a validator's complaint does.
+        logger.warning(
+            "derived_series: the reference lacks Type 1 attributes %s of its modality "
+            "module, so the result is not a valid %s image; pass them as keyword "
+            "arguments (e.g. %s=...) to supply them",
+            missing,
+            ds.get("Modality", "?"),
+            missing[0],
+        )
 
 
 @dataclass(frozen=True)
 class _Identity:
     """What every instance of the new series states about itself."""
 
+    uids: ResultUIDs
     series_uid: str
     series_number: int
     series_description: str
     derivation_description: str | None
     stamp: datetime.datetime
 
-    def apply(self, ds: Dataset, template: Dataset, k: int) -> None:
-        ds.SOPInstanceUID = new_uid()
+    def apply(self, ds: Dataset, template: Dataset, k: int, count: int) -> None:
+        ds.SOPInstanceUID = self.uids.instance(k)
         ds.SeriesInstanceUID = self.series_uid
         ds.SeriesNumber = self.series_number
         ds.SeriesDescription = self.series_description
         ds.InstanceNumber = k + 1
-        # Keep the third value (AXIAL, LOCALIZER …) that viewers sort on.
-        ds.ImageType = ["DERIVED", "SECONDARY"] + list(template.get("ImageType", []))[2:3]
+        ds.ImageType = _image_type(template)
+        if ds.get("Modality") == "PT":
+            # PET Image module: the slice's place in this series, not the source's.
+            ds.ImageIndex = k + 1
+            ds.NumberOfSlices = count
         ds.ContentDate = ds.InstanceCreationDate = self.stamp.strftime("%Y%m%d")
         ds.ContentTime = ds.InstanceCreationTime = self.stamp.strftime("%H%M%S.%f")
         if self.derivation_description:
             ds.DerivationDescription = self.derivation_description
+
+
+def _image_type(template: Dataset) -> list[str]:
+    modality = template.get("Modality")
+    # PET allows only PRIMARY as value 2 (PS3.3 C.8.9.4.1.1).
+    values = ["DERIVED", "PRIMARY" if modality == "PT" else "SECONDARY"]
+    # Keep the third value (AXIAL, LOCALIZER …) that viewers sort on; CT and
+    # MR require one.
+    third = [str(v) for v in list(template.get("ImageType") or [])[2:3] if v]
+    if not third and modality in ("CT", "MR"):
+        third = ["AXIAL" if modality == "CT" else "OTHER"]
+    return values + third
 
 
 def _target_volume(array_or_volume: NDArray[Any] | Volume, reference: Volume) -> Volume:
@@ -222,8 +302,8 @@ def _target_volume(array_or_volume: NDArray[Any] | Volume, reference: Volume) ->
     array = np.asarray(array_or_volume)
     if array.shape[:3] != reference.shape[:3]:
         raise ValueError(
-            f"array_or_volume has shape {array.shape} but the reference volume is "
-            f"{reference.shape}; pass a Volume to write a different grid"
+            f"argument 'array_or_volume' must have the reference volume's shape "
+            f"{reference.shape} (or be a Volume with its own grid), got shape {array.shape}"
         )
     return reference.with_array(array)
 
@@ -235,9 +315,15 @@ def _default_window(values: NDArray[Any]) -> tuple[float, float]:
 
 def _source_for_slice(volume: Volume, by_uid: dict[str, Dataset], k: int) -> Dataset:
     first = next(iter(by_uid.values()))
+    source, frame = first, 1
     if volume.frame_numbers and k < len(volume.frame_numbers):
-        return by_uid.get(volume.frame_numbers[k][0], first)
-    return first
+        uid, frame = volume.frame_numbers[k]
+        source = by_uid.get(uid, first)
+    if str(source.SOPClassUID) in CLASSIC_OF:
+        # An enhanced multi-frame source: the result is classic images, whose
+        # modules are gathered from the frame's functional groups.
+        return classic_header(source, frame)
+    return source
 
 
 def _copy_header(template: Dataset) -> Dataset:
@@ -251,14 +337,9 @@ def _copy_header(template: Dataset) -> Dataset:
             or keyword in _NOT_COPIED
         ):
             continue
-        ds.add(type(element)(element.tag, element.VR, _deep(element.value)))
+        # Invalid values are kept here and cleaned by conform() at the end.
+        ds.add(copy_element(element))
     return ds
-
-
-def _deep(value: Any) -> Any:
-    from copy import deepcopy
-
-    return deepcopy(value)
 
 
 def _set_geometry(ds: Dataset, volume: Volume, k: int, same_grid: bool) -> None:

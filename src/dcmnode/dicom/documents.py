@@ -22,15 +22,17 @@ from ..grinders.volume import Volume
 from ._common import (
     PATIENT_KEYWORDS,
     STUDY_KEYWORDS,
+    ResultUIDs,
     add_file_meta,
     apply_overrides,
     check_number,
     check_text,
     copy_keywords,
-    new_uid,
     now,
     reference_datasets,
+    series_number_for,
 )
+from ._conform import conform, header_copies
 
 __all__ = ["encapsulated_pdf", "pdf_report", "render_pdf", "secondary_capture"]
 
@@ -79,8 +81,9 @@ def encapsulated_pdf(
     *,
     document_title: str = "Report",
     series_description: str = "Report",
-    series_number: int = 500,
+    series_number: int | None = None,
     manufacturer: str = "dcmnode",
+    uid_seed: str | None = None,
     **overrides: Any,
 ) -> Dataset:
     """Wrap PDF bytes as an Encapsulated PDF Storage instance in the reference's study.
@@ -93,21 +96,35 @@ def encapsulated_pdf(
         The series the report is about: patient and study are copied and
         its instances listed in SourceInstanceSequence.
     document_title, series_description, series_number
-        Shown by viewers and PACS.
+        Shown by viewers and PACS. The series number defaults to the
+        reference's SeriesNumber + 1000 (1000 when it has none).
     manufacturer
         General Equipment of the report's creator.
+    uid_seed
+        Mixed into the UIDs, which are otherwise derived from the reference
+        instances and the arguments (the same inputs give the same UIDs).
     **overrides
         DICOM keywords set on the result last.
     """
-    if not isinstance(pdf, bytes | bytearray) or not bytes(pdf[:5]) == b"%PDF-":
-        raise ValueError("pdf must be the bytes of a PDF document (starting with %PDF-)")
+    if not isinstance(pdf, bytes | bytearray):
+        raise TypeError(f"argument 'pdf' must be bytes, got {type(pdf).__name__}")
+    if not bytes(pdf[:5]) == b"%PDF-":
+        raise ValueError(
+            f"argument 'pdf' must be the bytes of a PDF document (starting with %PDF-), "
+            f"got bytes starting with {bytes(pdf[:5])!r}"
+        )
     check_text(document_title, "document_title")
     check_text(series_description, "series_description")
-    check_number(series_number, "series_number")
+    check_text(manufacturer, "manufacturer")
     sources = reference_datasets(reference)
+    series_number = series_number_for(series_number, sources)
+    uids = ResultUIDs(
+        "encapsulated_pdf", sources, [document_title, series_description, series_number], uid_seed
+    )
     ds = _header(
         sources[0], EncapsulatedPDFStorage, "DOC", series_description, series_number, manufacturer
     )
+    ds.SeriesInstanceUID, ds.SOPInstanceUID = uids.series, uids.instance()
     ds.BurnedInAnnotation = "YES"  # a report names the patient inside the document
     ds.DocumentTitle = document_title
     ds.ConceptNameCodeSequence = DicomSequence([])
@@ -119,6 +136,7 @@ def encapsulated_pdf(
     # OB values have even length; the pad byte is outside the stated length.
     ds.EncapsulatedDocument = data + (b"\0" if len(data) % 2 else b"")
     add_file_meta(ds)
+    conform([ds], "encapsulated_pdf")
     apply_overrides([ds], overrides)
     return ds
 
@@ -131,7 +149,8 @@ def pdf_report(
     table: Sequence[Sequence[Any]] | None = None,
     text: str = "",
     series_description: str = "Report",
-    series_number: int = 500,
+    series_number: int | None = None,
+    uid_seed: str | None = None,
     **overrides: Any,
 ) -> Dataset:
     """Render figures and a table to PDF and wrap it as Encapsulated PDF.
@@ -147,6 +166,7 @@ def pdf_report(
         document_title=title,
         series_description=series_description,
         series_number=series_number,
+        uid_seed=uid_seed,
         **overrides,
     )
 
@@ -156,10 +176,11 @@ def secondary_capture(
     reference: Volume | Sequence[Dataset],
     *,
     series_description: str = "Figure",
-    series_number: int = 600,
+    series_number: int | None = None,
     instance_number: int = 1,
     manufacturer: str = "dcmnode",
     burned_in_annotation: bool = False,
+    uid_seed: str | None = None,
     **overrides: Any,
 ) -> Dataset:
     """A Secondary Capture image of a matplotlib figure or an RGB / grey array.
@@ -172,12 +193,17 @@ def secondary_capture(
     reference
         Series whose patient and study the image joins.
     series_description, series_number, instance_number
-        Where it shows up in the viewer.
+        Where it shows up in the viewer. The series number defaults to the
+        reference's SeriesNumber + 1000 (1000 when it has none); several
+        figures of one series share it and differ in instance number.
     manufacturer
         General Equipment of the image's creator.
     burned_in_annotation
         Set when the picture shows text that identifies the patient (a name
         in a title, say), so that de-identification flags it.
+    uid_seed
+        Mixed into the UIDs, which are otherwise derived from the reference
+        instances and the arguments (the same inputs give the same UIDs).
     **overrides
         DICOM keywords set on the result last.
 
@@ -188,19 +214,24 @@ def secondary_capture(
     """
     hd = require("results", "highdicom", "secondary_capture()")
     check_text(series_description, "series_description")
-    check_number(series_number, "series_number")
+    check_text(manufacturer, "manufacturer")
+    check_number(instance_number, "instance_number")
     sources = reference_datasets(reference)
+    series_number = series_number_for(series_number, sources)
     pixels = _pixels_of(image)
     rgb = pixels.ndim == 3
+    # The series UID leaves out the instance number: figures 1, 2, 3 of
+    # one call site belong to one series.
+    uids = ResultUIDs("secondary_capture", sources, [series_description, series_number], uid_seed)
     sc = hd.sc.SCImage.from_ref_dataset(
-        ref_dataset=sources[0],
+        ref_dataset=header_copies(sources[:1], "secondary_capture")[0],
         pixel_array=pixels,
         photometric_interpretation="RGB" if rgb else "MONOCHROME2",
         bits_allocated=8,
         coordinate_system="PATIENT",
-        series_instance_uid=new_uid(),
+        series_instance_uid=uids.series,
         series_number=series_number,
-        sop_instance_uid=new_uid(),
+        sop_instance_uid=uids.instance(instance_number),
         instance_number=instance_number,
         manufacturer=manufacturer,
         patient_orientation=("L", "P"),
@@ -217,6 +248,7 @@ def secondary_capture(
         # shows a paired organ, so state "unknown" explicitly.
         dataset.Laterality = ""
     add_file_meta(dataset, str(sc.file_meta.TransferSyntaxUID))
+    conform([dataset], "secondary_capture")
     apply_overrides([dataset], overrides)
     return dataset
 
@@ -231,11 +263,14 @@ def _pixels_of(image: Any) -> NDArray[np.uint8]:
         return np.asarray(canvas.buffer_rgba())[..., :3].copy()
     array = np.asarray(image)
     if array.dtype != np.uint8:
-        raise ValueError(f"image must be a matplotlib Figure or a uint8 array, got {array.dtype}")
+        raise ValueError(
+            "argument 'image' must be a matplotlib Figure or a uint8 array, "
+            f"got dtype {array.dtype}"
+        )
     if array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3):
         return array
     raise ValueError(
-        f"image array must be (rows, columns) or (rows, columns, 3), got {array.shape}"
+        f"argument 'image' must have shape (rows, columns) or (rows, columns, 3), got {array.shape}"
     )
 
 
@@ -245,7 +280,6 @@ def _header(
     ds = Dataset()
     ds.SpecificCharacterSet = source.get("SpecificCharacterSet", "ISO_IR 100")
     ds.SOPClassUID = sop_class
-    ds.SOPInstanceUID = new_uid()
     copy_keywords(source, ds, PATIENT_KEYWORDS + STUDY_KEYWORDS)
     for keyword in (
         "PatientName",
@@ -260,7 +294,6 @@ def _header(
         if keyword not in ds:
             setattr(ds, keyword, "")  # type 2: present, possibly empty
     ds.Modality = modality
-    ds.SeriesInstanceUID = new_uid()
     ds.SeriesNumber = number
     ds.SeriesDescription = description
     ds.Manufacturer = manufacturer

@@ -19,13 +19,15 @@ from pydicom.sr.coding import Code
 from ..extras import require
 from ..grinders.volume import Volume
 from ._common import (
+    ResultUIDs,
     add_file_meta,
     apply_overrides,
-    check_number,
+    check_producer,
     check_text,
-    new_uid,
     reference_datasets,
+    series_number_for,
 )
+from ._conform import conform, header_copies
 
 __all__ = ["Segment", "segmentation"]
 
@@ -50,6 +52,17 @@ class Segment:
     property_type: Code = field(default_factory=lambda: codes.SCT.Tissue)
     tracking_id: str | None = None
 
+    def __post_init__(self) -> None:
+        check_text(self.label, "label")
+        for name in ("category", "property_type"):
+            if not isinstance(getattr(self, name), Code):
+                raise TypeError(
+                    f"argument '{name}' must be a Code (e.g. codes.SCT.Tissue), "
+                    f"got {type(getattr(self, name)).__name__}"
+                )
+        if self.tracking_id is not None:
+            check_text(self.tracking_id, "tracking_id")
+
 
 def segmentation(
     mask: NDArray[Any],
@@ -57,11 +70,12 @@ def segmentation(
     *,
     segments: Sequence[str | Segment],
     series_description: str = "Segmentation",
-    series_number: int = 300,
+    series_number: int | None = None,
     algorithm_name: str = "dcmnode",
     algorithm_version: str = "1",
     manufacturer: str = "dcmnode",
     omit_empty_frames: bool = True,
+    uid_seed: str | None = None,
     **overrides: Any,
 ) -> Dataset:
     """Build a binary DICOM SEG aligned with the reference volume.
@@ -77,13 +91,18 @@ def segmentation(
     segments
         One label (or :class:`Segment`) per segment number, in order.
     series_description, series_number
-        Of the new SEG series.
+        Of the new SEG series. The series number defaults to the
+        reference's SeriesNumber + 1000 (1000 when it has none).
     algorithm_name, algorithm_version
         Recorded as the segmentation algorithm (algorithm type AUTOMATIC).
     manufacturer
         General Equipment: who made the SEG (your node, not the scanner).
     omit_empty_frames
         Leave out frames with no segmented pixel (smaller objects).
+    uid_seed
+        Mixed into the UIDs, which are otherwise derived from the reference
+        instances and the arguments, the segment labels and the algorithm
+        (the same inputs give the same UIDs).
     **overrides
         DICOM keywords set on the result last.
 
@@ -94,72 +113,107 @@ def segmentation(
     """
     hd = require("results", "highdicom", "segmentation()")
     check_text(series_description, "series_description")
-    check_number(series_number, "series_number")
-    if not segments:
-        raise ValueError("segments must name at least one segment")
-    volume = reference if isinstance(reference, Volume) else Volume.from_datasets(reference)
-    sources = reference_datasets(volume)
+    check_producer(algorithm_name, algorithm_version, manufacturer)
+    specs = _segments(segments)
+    sources = reference_datasets(reference)
+    volume = reference if isinstance(reference, Volume) else Volume.from_datasets(sources)
     if not volume.has_geometry:
-        raise ValueError("reference has no patient geometry: a SEG cannot be placed on it")
-    labels = _label_map(mask, volume, len(segments))
-    descriptions = [
-        _description(hd, i + 1, s, algorithm_name, algorithm_version)
-        for i, s in enumerate(segments)
-    ]
-    first = sources[0]
+        raise ValueError(
+            "argument 'reference' must have patient geometry (ImagePositionPatient and "
+            "ImageOrientationPatient) to place a SEG on, got none"
+        )
+    series_number = series_number_for(series_number, sources)
+    labels = _label_map(mask, volume, len(specs))
+    uids = ResultUIDs(
+        "segmentation",
+        sources,
+        [series_description, series_number, algorithm_name, algorithm_version]
+        + [s.label for s in specs],
+        uid_seed,
+    )
+    headers = _source_headers(volume, sources)
     seg = hd.seg.Segmentation(
-        source_images=_ordered_sources(volume, sources),
+        source_images=headers,
         pixel_array=labels,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descriptions,
-        series_instance_uid=new_uid(),
+        segment_descriptions=[
+            _description(hd, i + 1, spec, algorithm_name, algorithm_version, uids)
+            for i, spec in enumerate(specs)
+        ],
+        series_instance_uid=uids.series,
         series_number=series_number,
-        sop_instance_uid=new_uid(),
+        sop_instance_uid=uids.instance(),
         instance_number=1,
         manufacturer=manufacturer,
         manufacturer_model_name=algorithm_name,
         software_versions=algorithm_version,
         device_serial_number="0",
-        plane_positions=[
+        omit_empty_frames=omit_empty_frames,
+        series_description=series_description,
+        **_geometry(hd, volume, headers[0]),
+    )
+    dataset: Dataset = seg
+    _stable_dimension_organization(dataset, uids)
+    add_file_meta(dataset, str(seg.file_meta.TransferSyntaxUID))
+    conform([dataset], "segmentation")
+    apply_overrides([dataset], overrides)
+    return dataset
+
+
+def _segments(segments: Sequence[str | Segment]) -> list[Segment]:
+    if isinstance(segments, str) or not segments:
+        raise ValueError(
+            f"argument 'segments' must be a non-empty list of labels or Segments, got {segments!r}"
+        )
+    return [s if isinstance(s, Segment) else Segment(label=s) for s in segments]
+
+
+def _geometry(hd: ModuleType, volume: Volume, first: Dataset) -> dict[str, Any]:
+    """Plane positions, orientation and pixel measures of every slice of ``volume``."""
+    return {
+        "plane_positions": [
             hd.PlanePositionSequence("PATIENT", volume.position_of(k).tolist())
             for k in range(volume.shape[0])
         ],
-        plane_orientation=hd.PlaneOrientationSequence("PATIENT", list(volume.orientation)),
-        pixel_measures=hd.PixelMeasuresSequence(
+        "plane_orientation": hd.PlaneOrientationSequence("PATIENT", list(volume.orientation)),
+        "pixel_measures": hd.PixelMeasuresSequence(
             pixel_spacing=list(volume.pixel_spacing),
-            slice_thickness=float(first.get("SliceThickness") or volume.spacing[0]),
+            # From the cleaned header copy: a thickness is always there and valid.
+            slice_thickness=float(first.SliceThickness),
             spacing_between_slices=volume.spacing[0],
         ),
-        omit_empty_frames=omit_empty_frames,
-        series_description=series_description,
-    )
-    dataset: Dataset = seg
-    add_file_meta(dataset, str(seg.file_meta.TransferSyntaxUID))
-    apply_overrides([dataset], overrides)
-    return dataset
+    }
 
 
 def _label_map(mask: NDArray[Any], volume: Volume, count: int) -> NDArray[Any]:
     array = np.asarray(mask)
     if array.shape != tuple(volume.shape[:3]):
-        raise ValueError(f"mask has shape {array.shape}, the reference volume {volume.shape[:3]}")
+        raise ValueError(
+            f"argument 'mask' must have the reference volume's shape {volume.shape[:3]}, "
+            f"got {array.shape}"
+        )
     if array.dtype == bool:
         if count != 1:
-            raise ValueError("a boolean mask holds one segment; segments names several")
+            raise ValueError(
+                f"argument 'mask' must be integer labels when 'segments' names {count} "
+                "segments, got a boolean mask (which holds one)"
+            )
         return array.astype(np.uint8)
     if array.dtype.kind not in "iu":
-        raise ValueError(f"mask must be boolean or integer labels, got dtype {array.dtype}")
+        raise ValueError(
+            f"argument 'mask' must be boolean or integer labels, got dtype {array.dtype}"
+        )
     if array.min() < 0 or array.max() > count:
         raise ValueError(
-            f"mask labels must be in 0..{count} (one per segment), got {array.min()}..{array.max()}"
+            f"argument 'mask' must have labels in 0..{count} (one per segment), "
+            f"got labels {array.min()}..{array.max()}"
         )
     return array.astype(np.uint8 if count < 256 else np.uint16)
 
 
 def _description(
-    hd: ModuleType, number: int, segment: str | Segment, name: str, version: str
+    hd: ModuleType, number: int, spec: Segment, name: str, version: str, uids: ResultUIDs
 ) -> Any:
-    spec = segment if isinstance(segment, Segment) else Segment(label=str(segment))
     check_text(spec.label, f"segments[{number - 1}].label")
     return hd.seg.SegmentDescription(
         segment_number=number,
@@ -170,9 +224,33 @@ def _description(
         algorithm_identification=hd.AlgorithmIdentificationSequence(
             name=name, family=codes.cid7162.ArtificialIntelligence, version=version
         ),
-        tracking_uid=new_uid() if spec.tracking_id else None,
+        tracking_uid=uids.uid("tracking", number) if spec.tracking_id else None,
         tracking_id=spec.tracking_id,
     )
+
+
+def _source_headers(volume: Volume, sources: list[Dataset]) -> list[Dataset]:
+    headers = header_copies(_ordered_sources(volume, sources), "segmentation")
+    for header in headers:
+        if not header.get("SliceThickness"):
+            # highdicom takes the pixel measures from the source when they
+            # agree, and a SEG's need a thickness (Type 1C): the spacing.
+            header.SliceThickness = f"{volume.spacing[0]:.10g}"[:16]
+    return headers
+
+
+def _stable_dimension_organization(seg: Dataset, uids: ResultUIDs) -> None:
+    # highdicom draws a random DimensionOrganizationUID; a re-run must make
+    # an identical object, so it is replaced by a derived one everywhere.
+    organizations = seg.get("DimensionOrganizationSequence") or []
+    if len(organizations) != 1:
+        return
+    old = str(organizations[0].DimensionOrganizationUID)
+    new = uids.uid("dimension organization")
+    organizations[0].DimensionOrganizationUID = new
+    for item in seg.get("DimensionIndexSequence") or []:
+        if str(item.get("DimensionOrganizationUID", "")) == old:
+            item.DimensionOrganizationUID = new
 
 
 def _ordered_sources(volume: Volume, sources: list[Dataset]) -> list[Dataset]:

@@ -6,6 +6,7 @@ import datetime
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import (
     PYDICOM_IMPLEMENTATION_UID,
     CTImageStorage,
@@ -38,11 +39,15 @@ def series(
 
     Every slice is a valid, self-contained image (16-bit, with geometry and
     rescale) with ``file_meta`` set to Explicit VR Little Endian, ready to be
-    sent or written. Pixel values encode the slice index so that tests can
-    check order.
+    sent or written: each carries the Type 1 and Type 2 attributes of its
+    IOD (CT, MR or PET Image), so ``dciodvfy`` finds no error in it and a
+    pipeline tested on it sees what a scanner sends. Pixel values encode the
+    slice index so that tests can check order.
     """
     if modality not in _SOP_CLASS:
-        raise ValueError(f"modality: one of {sorted(_SOP_CLASS)}, got {modality!r}")
+        raise ValueError(
+            f"argument 'modality' must be one of {sorted(_SOP_CLASS)}, got {modality!r}"
+        )
     study_uid = study_uid or generate_uid()
     series_uid = series_uid or generate_uid()
     today = datetime.date.today().strftime("%Y%m%d")
@@ -63,13 +68,17 @@ def series(
         ds.AccessionNumber = ""
         ds.ReferringPhysicianName = ""
         ds.SeriesInstanceUID = series_uid
+        ds.SeriesDate = today
+        ds.SeriesTime = "120000"
         ds.SeriesNumber = 1
+        ds.Laterality = ""  # Type 2C: unknown (the body part is not stated)
         ds.SeriesDescription = series_description
         ds.Modality = modality
         ds.Manufacturer = "dcmnode synthetic"
         ds.FrameOfReferenceUID = frame_of_reference
         ds.PositionReferenceIndicator = ""
         ds.InstanceNumber = index + 1
+        ds.AcquisitionNumber = 1
         ds.ImagePositionPatient = [0.0, 0.0, index * spacing]
         ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
         ds.PixelSpacing = [1.0, 1.0]
@@ -84,10 +93,7 @@ def series(
         ds.PixelRepresentation = 1
         ds.RescaleIntercept = 0
         ds.RescaleSlope = 1
-        if modality == "CT":
-            ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-            ds.KVP = 120
-            ds.RescaleType = "HU"
+        _MODALITY_MODULE[modality](ds, index, count)
         pixels = np.full((rows, columns), index * 10, dtype=np.int16)
         pixels[: rows // 2, : columns // 2] += 100
         ds.PixelData = pixels.tobytes()
@@ -99,3 +105,46 @@ def series(
         ds.file_meta = meta
         result.append(ds)
     return result
+
+
+def _ct(ds: Dataset, index: int, count: int) -> None:
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+    ds.PatientPosition = "HFS"
+    ds.KVP = 120
+    ds.RescaleType = "HU"
+
+
+def _mr(ds: Dataset, index: int, count: int) -> None:
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "OTHER"]
+    ds.PatientPosition = "HFS"
+    ds.ScanningSequence = "SE"
+    ds.SequenceVariant = "NONE"
+    ds.ScanOptions = ""
+    ds.MRAcquisitionType = "2D"
+    ds.RepetitionTime = 500
+    ds.EchoTime = 20
+    ds.EchoTrainLength = 1
+
+
+def _pt(ds: Dataset, index: int, count: int) -> None:
+    ds.ImageType = ["ORIGINAL", "PRIMARY"]
+    ds.Units = "BQML"
+    ds.CountsSource = "EMISSION"
+    ds.SeriesType = ["STATIC", "IMAGE"]
+    ds.NumberOfSlices = count
+    ds.ImageIndex = index + 1
+    ds.CorrectedImage = ["ATTN", "DECY"]
+    ds.DecayCorrection = "START"
+    ds.DecayFactor = 1  # Type 1C with decay correction: at the series start, 1
+    ds.CollimatorType = "NONE"
+    ds.RadiopharmaceuticalInformationSequence = DicomSequence([])
+    ds.PatientOrientationCodeSequence = DicomSequence([])
+    ds.PatientGantryRelationshipCodeSequence = DicomSequence([])
+    ds.AcquisitionDate = ds.SeriesDate
+    ds.AcquisitionTime = ds.SeriesTime
+    ds.FrameReferenceTime = 0
+    ds.ActualFrameDuration = 300000
+
+
+# Type 1 and 2 attributes of each modality's image module (PS3.3 C.8).
+_MODALITY_MODULE = {"CT": _ct, "MR": _mr, "PT": _pt}

@@ -13,6 +13,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID
 
+from .._conform import clean, fill_type2, type1_dates, warn_cleaned
 from .crosswalk import Crosswalk, Pseudonym
 from .profile import BASIC_PROFILE, PROFILE_VERSION
 
@@ -114,12 +115,19 @@ def anonymize(
         profile recorded in DeidentificationMethodCodeSequence.
     """
     if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+        raise ValueError(f"argument 'profile' must be one of {PROFILES}, got {profile!r}")
     walk = crosswalk if crosswalk is not None else Crosswalk()
     results = []
-    for source in datasets:
-        if not isinstance(source, Dataset):
-            raise TypeError(f"datasets must hold pydicom Datasets, got {type(source).__name__}")
+    found: tuple[set[str], set[str]] = (set(), set())
+    for original in datasets:
+        if not isinstance(original, Dataset):
+            raise TypeError(
+                f"argument 'datasets' must hold pydicom Datasets, got {type(original).__name__}"
+            )
+        # Invalid values are cleaned first, so that the profile and the
+        # crosswalk's record of the study work on valid ones.
+        source = copy.deepcopy(original)
+        clean([source], "anonymize", found)
         burned = burned_in_annotation(source)
         if burned is not False:
             message = (
@@ -131,6 +139,11 @@ def anonymize(
                 raise BurnedInAnnotationError(message)
             logger.warning(message)
         results.append(_anonymize_one(source, walk, shift_dates, keep_private))
+    warn_cleaned("anonymize", *found)
+    for ds in results:
+        # The profile removes attributes, and sources lack some: the copies
+        # must still be valid objects.
+        fill_type2(ds)
     return results
 
 
@@ -157,9 +170,11 @@ class anonymizing:  # noqa: N801 - used like a function: grinder = anonymizing(i
         self, grinder: Callable[[Sequence[Dataset]], Any], crosswalk: Crosswalk, **options: Any
     ) -> None:
         if not callable(grinder):
-            raise TypeError(f"grinder must be callable, got {grinder!r}")
+            raise TypeError(f"argument 'grinder' must be callable, got {grinder!r}")
         if not isinstance(crosswalk, Crosswalk):
-            raise TypeError(f"crosswalk must be a Crosswalk, got {type(crosswalk).__name__}")
+            raise TypeError(
+                f"argument 'crosswalk' must be a Crosswalk, got {type(crosswalk).__name__}"
+            )
         self.grinder = grinder
         self.crosswalk = crosswalk
         self.options = options
@@ -178,6 +193,10 @@ def _anonymize_one(
     pseudonym = walk.pseudonym(str(source.get("PatientID", "")))
     context = _Context(walk, pseudonym, shift_dates, keep_private)
     context.clean(ds)
+    for keyword in type1_dates(ds):
+        # Z/D in Table E.1-1: a dummy where the IOD makes the attribute Type 1.
+        if source.get(keyword) and not ds.get(keyword):
+            setattr(ds, keyword, _DUMMY["DA" if keyword.endswith("Date") else "TM"])
     if "StudyInstanceUID" in ds:
         walk.remember_study(str(ds.StudyInstanceUID), source)
     ds.PatientIdentityRemoved = "YES"

@@ -60,13 +60,21 @@ class Crosswalk:
     """
 
     def __init__(self, secret: str | None = None) -> None:
+        if secret is not None and not isinstance(secret, str):
+            raise TypeError(f"argument 'secret' must be a str, got {type(secret).__name__}")
         self.secret = secret or secrets.token_hex(32)
+        # The messages never repeat the secret: it would end up in logs.
         try:
             self._key = bytes.fromhex(self.secret)
         except ValueError as exc:
-            raise ValueError("secret must be a hexadecimal string") from exc
+            raise ValueError(
+                "argument 'secret' must be a hexadecimal string, got other characters"
+            ) from exc
         if len(self._key) < 16:
-            raise ValueError("secret must hold at least 16 bytes (32 hex digits)")
+            raise ValueError(
+                "argument 'secret' must hold at least 16 bytes (32 hex digits), "
+                f"got {len(self._key)} bytes"
+            )
         self._lock = threading.Lock()
         self._uids: dict[str, str] = {}  # original -> replacement
         self._originals: dict[str, str] = {}  # replacement -> original
