@@ -1,7 +1,7 @@
 """Optional dependencies ("extras"), imported where a feature needs them.
 
 ``pip install dcmnode`` installs what every node needs. Heavier packages come
-with extras: ``dcmnode[results]`` (highdicom, nibabel, matplotlib) and
+with extras: ``dcmnode[results]`` (highdicom, nibabel, matplotlib, scikit-image) and
 ``dcmnode[dask]`` (Dask distributed); ``dcmnode[all]`` installs both.
 """
 

@@ -1,30 +1,50 @@
-"""``dcmnode run``: load a pipeline from ``path/to/file.py[:ClassName]`` and serve it."""
+"""``dcmnode run``: load a pipeline (``file.py[:Class]`` or ``package.module[:Class]``)."""
 
 from __future__ import annotations
 
 import argparse
 import inspect
 import logging
+import os
 import signal
 import threading
 from pathlib import Path
-from types import FrameType
+from types import FrameType, ModuleType
 
 from dcmnode.errors import ConfigError
 from dcmnode.pipeline import Pipeline
-from dcmnode.runners.source import import_file
+from dcmnode.runners.source import import_file, import_module
 
 log = logging.getLogger("dcmnode.cli")
 
 
 def load_pipeline(spec: str) -> type[Pipeline]:
-    """Import *spec* (``file.py`` or ``file.py:Class``) and return the pipeline class.
+    """Import *spec* and return the pipeline class it names.
 
-    With no class name the file must define exactly one `Pipeline` subclass.
+    *spec* is ``PATH.py[:Class]`` (a file, run as a module of its own) or
+    ``package.module[:Class]`` (an importable module, as uvicorn takes
+    ``module:app``). With no class name the module must define exactly one
+    `Pipeline` subclass.
     """
-    path_text, _, class_name = spec.partition(":")
-    path = Path(path_text)
-    module = import_file(path)
+    target, class_name = _split(spec)
+    path = Path(target)
+    from_file = target.endswith(".py") or "/" in target or os.sep in target or path.is_file()
+    module = import_file(path) if from_file else import_module(target)
+    cls = _pipeline_class(module, target, class_name)
+    if from_file:
+        # Where the class came from, so that a runner can load it again in a
+        # fresh process (the synthetic module name cannot be imported there).
+        cls._source = f"{path.resolve()}:{cls.__name__}"
+    return cls
+
+
+def _split(spec: str) -> tuple[str, str]:
+    # The last colon, and only before an identifier: "C:\\node.py" is a path.
+    target, colon, name = spec.rpartition(":")
+    return (target, name) if colon and name.isidentifier() else (spec, "")
+
+
+def _pipeline_class(module: ModuleType, target: str, class_name: str) -> type[Pipeline]:
     found = {
         name: obj
         for name, obj in vars(module).items()
@@ -36,20 +56,15 @@ def load_pipeline(spec: str) -> type[Pipeline]:
     if class_name:
         if class_name not in found:
             known = ", ".join(sorted(found)) or "none"
-            raise ConfigError(f"{path} has no Pipeline subclass {class_name!r} (found: {known})")
-        cls = found[class_name]
-    elif len(found) != 1:
+            raise ConfigError(f"{target} has no Pipeline subclass {class_name!r} (found: {known})")
+        return found[class_name]
+    if len(found) != 1:
         names = ", ".join(sorted(found)) or "none"
         raise ConfigError(
-            f"{path} defines {len(found)} Pipeline subclasses ({names}); "
-            f"name one as {path}:ClassName"
+            f"{target} defines {len(found)} Pipeline subclasses ({names}); "
+            f"name one as {target}:ClassName"
         )
-    else:
-        cls = next(iter(found.values()))
-    # Where the class came from, so that a runner can load it again in a
-    # fresh process (the synthetic module name cannot be imported there).
-    cls._source = f"{path.resolve()}:{cls.__name__}"
-    return cls
+    return next(iter(found.values()))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +79,13 @@ def run(args: argparse.Namespace) -> int:
         if value is not None:
             assignments.append(f"{name}={value}")
     pipeline = cls(**resolve(cls, args.config, None, assignments))
+    if pipeline.http is None:  # not decided by the pipeline or a setting: serve it
+        pipeline.http = True
+    from dcmnode.cli.logs import configure_node_logging
+
+    log_file = configure_node_logging(pipeline)
+    if log_file is not None:
+        print(f"dcmnode: logging to {log_file} (rotated)", flush=True)
     node = Node(pipeline)
     stop = threading.Event()
 
@@ -76,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
     node.start()
     host, port = node.address
     print(f"dcmnode: {cls.__name__} listening on {host}:{port} as {pipeline.ae_title}", flush=True)
+    http = node.operating.http
+    if http is not None:
+        print(f"dcmnode: dashboard and API on {http.url} (token {http.token_source})", flush=True)
     while not stop.wait(1.0):
         pass
     clean = node.stop()
@@ -85,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``dcmnode run``."""
     run_ = sub.add_parser("run", help="run a pipeline as a DICOM node in the foreground")
-    run_.add_argument("pipeline", help="PATH.py or PATH.py:ClassName")
+    run_.add_argument(
+        "pipeline", help="PATH.py[:ClassName] or an importable package.module[:ClassName]"
+    )
     run_.add_argument("--host", help="interface to listen on (default: the pipeline's)")
     run_.add_argument("--port", type=int, help="port to listen on")
     run_.add_argument("--ae-title", help="the node's AE title")

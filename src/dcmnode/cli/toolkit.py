@@ -11,8 +11,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from pydicom import dcmread
 from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
 
 __all__ = ["add_parsers", "run_anonymize", "run_show"]
 
@@ -77,8 +77,12 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
 
 
 def run_show(args: argparse.Namespace) -> int:
-    """Print the summary (or dump) of ``args.path``; 1 if nothing DICOM was found."""
-    from dcmnode.dicom.summary import describe, dicom_files
+    """Print the summary (or dump) of ``args.path``.
+
+    Returns 0 when every file was read, 1 when nothing DICOM was found or
+    some file could not be read (each is named on stderr), 2 for bad paths.
+    """
+    from dcmnode.dicom.summary import describe, dicom_files, read_instance
 
     path = Path(args.path)
     if not path.exists():
@@ -88,18 +92,40 @@ def run_show(args: argparse.Namespace) -> int:
         if not path.is_file():
             print("dcmnode show: --dump needs a single file", file=sys.stderr)
             return 2
-        print(dcmread(path))
+        try:
+            print(read_instance(path))
+        except (InvalidDicomError, OSError, EOFError, ValueError) as exc:
+            print(f"dcmnode show: cannot read {path}: {exc}", file=sys.stderr)
+            return 1
         return 0
-    datasets = [ds for _, ds in dicom_files(path, stop_before_pixels=True)]
-    if not datasets:
+    unread = _Unread("dcmnode show")
+    datasets = [ds for _, ds in dicom_files(path, stop_before_pixels=True, skipped=unread)]
+    if datasets:
+        print(describe(datasets))
+    else:
         print(f"dcmnode show: no DICOM instances in {path}", file=sys.stderr)
-        return 1
-    print(describe(datasets))
-    return 0
+    return 1 if unread.count or not datasets else 0
+
+
+class _Unread:
+    """Names each file that could not be read on stderr, and counts them."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.count = 0
+
+    def __call__(self, path: Path, reason: str) -> None:
+        self.count += 1
+        print(f"{self.command}: skipped {path}: {reason}", file=sys.stderr)
 
 
 def run_anonymize(args: argparse.Namespace) -> int:
-    """De-identify ``args.src`` into ``args.dst``; 1 if nothing DICOM was found."""
+    """De-identify ``args.src`` into ``args.dst``.
+
+    Returns 0 when every file under SRC was written to DST; 1 when nothing
+    DICOM was found or any file was skipped (unreadable, or refused with
+    ``--reject-burned-in``), each named on stderr; 2 for bad arguments.
+    """
     from dcmnode.dicom.deid import BurnedInAnnotationError, Crosswalk, anonymize
 
     source, target = Path(args.src), Path(args.dst)
@@ -121,17 +147,19 @@ def run_anonymize(args: argparse.Namespace) -> int:
         )
         return result
 
-    written, skipped = _rewrite_each(source, target, clean, BurnedInAnnotationError)
+    unread = _Unread("dcmnode anonymize")
+    written, refused = _rewrite_each(source, target, clean, BurnedInAnnotationError, unread)
     if args.crosswalk:
         crosswalk.save(args.crosswalk)
-    if written == 0 and skipped == 0:
+    if written == 0 and refused == 0 and unread.count == 0:
         print(f"dcmnode anonymize: no DICOM instances in {source}", file=sys.stderr)
         return 1
     print(
         f"anonymized {written} instance(s) into {target}"
-        + (f", skipped {skipped} with burned-in annotation" if skipped else "")
+        + (f", skipped {refused} with burned-in annotation" if refused else "")
+        + (f", skipped {unread.count} unreadable file(s)" if unread.count else "")
     )
-    return 0
+    return 1 if refused or unread.count else 0
 
 
 def _reidentify(source: Path, target: Path, crosswalk_path: str | None) -> int:
@@ -144,14 +172,16 @@ def _reidentify(source: Path, target: Path, crosswalk_path: str | None) -> int:
         )
         return 2
     crosswalk = Crosswalk.load(crosswalk_path)
+    unread = _Unread("dcmnode anonymize")
     written, failed = _rewrite_each(
-        source, target, lambda ds: crosswalk.reidentify([ds])[0], ReidentificationError
+        source, target, lambda ds: crosswalk.reidentify([ds])[0], ReidentificationError, unread
     )
     print(
         f"re-identified {written} instance(s) into {target}"
         + (f", {failed} not from this crosswalk" if failed else "")
+        + (f", skipped {unread.count} unreadable file(s)" if unread.count else "")
     )
-    return 0 if written and not failed else 1
+    return 0 if written and not failed and not unread.count else 1
 
 
 def _rewrite_each(
@@ -159,25 +189,30 @@ def _rewrite_each(
     target: Path,
     change: Callable[[Dataset], Dataset],
     refusal: type[Exception],
+    unread: _Unread,
 ) -> tuple[int, int]:
     """Write ``change(ds)`` of every DICOM file under *source* into *target*.
 
     Files named by the new UIDs (``SeriesUID/SOPUID.dcm``), never by patient
-    text. A file *change* refuses with *refusal* is named on stderr and
-    skipped. Returns ``(written, skipped)``.
+    text. A file that cannot be read or rewritten goes to *unread*; one
+    *change* refuses with *refusal* is named on stderr. Returns
+    ``(written, refused)``.
     """
     from dcmnode.dicom.summary import dicom_files
 
-    written = skipped = 0
-    for path, ds in dicom_files(source):
+    written = refused = 0
+    for path, ds in dicom_files(source, skipped=unread):
         try:
             result = change(ds)
+            folder = target / str(result.SeriesInstanceUID)
+            folder.mkdir(parents=True, exist_ok=True)
+            result.save_as(folder / f"{result.SOPInstanceUID}.dcm", enforce_file_format=True)
         except refusal as exc:
             print(f"skipped {path}: {exc}", file=sys.stderr)
-            skipped += 1
+            refused += 1
             continue
-        folder = target / str(result.SeriesInstanceUID)
-        folder.mkdir(parents=True, exist_ok=True)
-        result.save_as(folder / f"{result.SOPInstanceUID}.dcm", enforce_file_format=True)
+        except Exception as exc:  # a damaged instance (truncated pixels ...): name it, go on
+            unread(path, f"{type(exc).__name__}: {exc}")
+            continue
         written += 1
-    return written, skipped
+    return written, refused

@@ -3,39 +3,114 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 from pydicom import dcmread
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
+from pydicom.pixels.utils import get_expected_length
+from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from ..grinders._frames import frames_of
 from ..grinders._geometry import layout
 from ..grinders.errors import VolumeError
 
-__all__ = ["dicom_files", "describe", "describe_geometry"]
+__all__ = ["dicom_files", "describe", "describe_geometry", "read_instance"]
+
+_PREAMBLE = 128  # bytes before "DICM" in a Part-10 file
 
 
 def dicom_files(
-    path: str | os.PathLike[str], *, stop_before_pixels: bool = False
+    path: str | os.PathLike[str],
+    *,
+    stop_before_pixels: bool = False,
+    skipped: Callable[[Path, str], None] | None = None,
 ) -> Iterator[tuple[Path, Dataset]]:
-    """Yield ``(path, dataset)`` for every DICOM file at or under ``path``.
+    """Yield ``(path, dataset)`` for every DICOM instance at or under ``path``.
 
-    Files that are not DICOM (no preamble, unreadable) are skipped, so a
-    folder with README files or DICOMDIR leftovers still reads.
+    Files without the 128-byte preamble and ``DICM``, and bare data sets
+    with no file meta at all, are read too (see :func:`read_instance`).
+    Every other file -- not DICOM, unreadable, a DICOMDIR -- is passed to
+    ``skipped(path, reason)`` so that callers can name it; with no
+    ``skipped`` it is left out.
     """
     root = Path(path)
     candidates = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
     for candidate in candidates:
         try:
-            ds = dcmread(candidate, stop_before_pixels=stop_before_pixels)
-        except (InvalidDicomError, OSError, EOFError, ValueError):
-            continue
-        if "SOPInstanceUID" not in ds:  # DICOMDIR and other non-instances
+            ds = read_instance(candidate, stop_before_pixels=stop_before_pixels)
+        except Exception as exc:  # a damaged file fails in many ways: name it, go on
+            if skipped is not None:
+                skipped(candidate, str(exc) or type(exc).__name__)
             continue
         yield candidate, ds
+
+
+def read_instance(path: str | os.PathLike[str], *, stop_before_pixels: bool = False) -> Dataset:
+    """Read one DICOM instance, with or without preamble and file meta (as DCMTK does).
+
+    A file without ``DICM`` at byte 128 is read only when its first
+    attribute is in group 0002 (file meta) or 0008 (the first group of a
+    bare data set), and whatever is read must carry a valid SOPClassUID and
+    SOPInstanceUID: force-reading alone turns any junk into a "data set".
+    The missing file meta is filled in from what was read, so the result
+    can be written as a proper Part-10 file.
+
+    Raises
+    ------
+    InvalidDicomError
+        The file is not a DICOM instance; the message says why.
+    """
+    with open(path, "rb") as stream:
+        head = stream.read(_PREAMBLE + 4)
+    if head[_PREAMBLE:] != b"DICM":
+        group = int.from_bytes(head[:2], "little") if len(head) >= 8 else None
+        if group not in (0x0002, 0x0008):
+            raise InvalidDicomError("not DICOM: no preamble and no plausible first attribute")
+    ds = dcmread(path, force=True, stop_before_pixels=stop_before_pixels)
+    for keyword in ("SOPClassUID", "SOPInstanceUID"):
+        value = ds.get(keyword)
+        if not value or not UID(str(value)).is_valid:
+            what = "a DICOMDIR" if "DirectoryRecordSequence" in ds else "not a DICOM instance"
+            raise InvalidDicomError(f"{what}: no valid {keyword}")
+    _complete_file_meta(ds)
+    if not stop_before_pixels:
+        _check_pixel_length(ds)
+    return ds
+
+
+def _check_pixel_length(ds: Dataset) -> None:
+    # pydicom reads a file that ends early without a word, and the Pixel
+    # Data is then short: a copy that stopped half-way must not pass as whole.
+    if "PixelData" not in ds:
+        return
+    try:
+        if ds.file_meta.TransferSyntaxUID.is_compressed:
+            return  # encapsulated fragments: their length says nothing
+        expected = get_expected_length(ds, "bytes")
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return  # no complete Image Pixel module: nothing to measure against
+    if len(ds.PixelData) < expected:
+        raise InvalidDicomError(
+            f"truncated: Pixel Data has {len(ds.PixelData)} of {expected} bytes"
+        )
+
+
+def _complete_file_meta(ds: Dataset) -> None:
+    # A bare data set has no TransferSyntaxUID; pydicom knows which encoding
+    # it guessed while reading, and the pixel decoders and writers need it.
+    meta = ds.file_meta if hasattr(ds, "file_meta") else FileMetaDataset()
+    if "TransferSyntaxUID" not in meta:
+        implicit, little = ds.original_encoding
+        if implicit:
+            meta.TransferSyntaxUID = ImplicitVRLittleEndian
+        else:
+            meta.TransferSyntaxUID = ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+    meta.setdefault("MediaStorageSOPClassUID", ds.SOPClassUID)
+    meta.setdefault("MediaStorageSOPInstanceUID", ds.SOPInstanceUID)
+    ds.file_meta = meta
 
 
 def describe_geometry(datasets: Sequence[Dataset]) -> str:
