@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +14,9 @@ from pydicom import dcmread
 from dcmnode import Address
 from dcmnode.cli.run import load_pipeline
 from dcmnode.grinders import Volume
-from dcmnode.network.scu import echo, send
+from dcmnode.network.scu import send
 from dcmnode.testing import JobRecorder, RecordingSCP, running, series
-from support import free_port, require_tool
+from support import require_tool, reserved_port, wait_for_scp
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 EXAMPLE = EXAMPLES / "derive_ct.py"
@@ -79,17 +81,9 @@ def test_derived_series_reaches_a_pynetdicom_scp(sender, tmp_path):
     "sender", [_sender_pynetdicom, _sender_storescu], ids=["pynetdicom", "storescu"]
 )
 def test_derived_series_reaches_dcmtk_storescp(sender, tmp_path):
-    storescp = require_tool("storescp")
-    port = free_port()
     out = tmp_path / "out"
     out.mkdir()
-    server = subprocess.Popen(
-        [storescp, "-aet", "DCMTKPACS", "-od", str(out), "--fork", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        address = Address("DCMTKPACS", "127.0.0.1", port)
-        _wait_until_listening(address, server)
+    with _dcmtk_pacs(out) as address:
         sent = series("E2E-DCMTK", count=SLICES)
         with running(load_pipeline(str(EXAMPLE)), destination=address) as node:
             jobs = JobRecorder(node)
@@ -99,25 +93,23 @@ def test_derived_series_reaches_dcmtk_storescp(sender, tmp_path):
         assert len(jobs.finished) == 1 and not jobs.failed
         received = [dcmread(p) for p in sorted(out.iterdir())]
         _check_derived(sent, received)
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
-def _wait_until_listening(address: Address, server: subprocess.Popen[bytes]) -> None:
-    import time
-
-    from dcmnode.errors import NetworkError
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "storescp exited"
+@contextmanager
+def _dcmtk_pacs(out: Path) -> Iterator[Address]:
+    """DCMTK's storescp writing into *out*, on a port held for it until it ended."""
+    storescp = require_tool("storescp")
+    with reserved_port() as port:
+        server = subprocess.Popen(
+            [storescp, "-aet", "DCMTKPACS", "-od", str(out), "--fork", str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
         try:
-            if echo(address, "PROBE", timeout=2) == 0:
-                return
-        except NetworkError:
-            time.sleep(0.1)  # waiting for an external process to bind, not for a race
-    raise AssertionError("storescp did not start")
+            wait_for_scp("DCMTKPACS", port, server)  # storescp says nothing when it listens
+            yield Address("DCMTKPACS", "127.0.0.1", port)
+        finally:
+            server.terminate()
+            server.wait(10)
 
 
 def test_segmentation_example_returns_a_seg_over_the_network():

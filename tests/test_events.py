@@ -16,7 +16,7 @@ from dcmnode import Input, Job, Pipeline, PipelineError
 from dcmnode.events import NAMES, Event
 from dcmnode.testing import running, series
 from sending import store_all
-from support import free_port
+from support import Transcript, listening_port
 
 
 class CT(Input):
@@ -127,28 +127,25 @@ def test_hooks_work_under_dcmnode_run(tmp_path: Path):
     pipeline = tmp_path / "hooked.py"
     pipeline.write_text(textwrap.dedent(HOOKED_FILE))
     marker = tmp_path / "finished.txt"
-    port = free_port()
     child = subprocess.Popen(
-        [sys.executable, "-m", "dcmnode", "run", str(pipeline), "--port", str(port),
-         "--set", f"marker={marker}", "--set", "data_directory=none"],
+        [sys.executable, "-m", "dcmnode", "--log-level", "INFO", "run", str(pipeline),
+         "--port", "0", "--set", f"marker={marker}", "--set", "data_directory=none"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        assert child.stdout is not None
-        for line in child.stdout:
-            if line.startswith("dcmnode:") and "listening on" in line:
-                break
+        output = Transcript(child)
+        port = listening_port(output.wait_for("listening on"))
         result = subprocess.run(
             [sys.executable, "-m", "dcmnode", "store", "127.0.0.1", str(port),
              *_files(tmp_path, series("RUN1", count=3)), "--aec", "NODE", "-q"],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
+        output.wait_for("finished in")  # the job ran; its hook runs as it ends
     finally:
-        # A graceful stop runs what is due first: the job, then its hook.
         child.send_signal(signal.SIGTERM)
-        output = child.communicate(timeout=60)[0]
-    assert child.returncode == 0, output
+        child.wait(60)
+    assert child.returncode == 0, output.rest()
     assert marker.read_text() == "RUN1 3"
 
 

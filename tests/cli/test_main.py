@@ -11,7 +11,7 @@ from pathlib import Path
 from dcmnode.cli import main
 from dcmnode.testing import RecordingSCP, running, series
 from pipelines import Recording
-from support import free_port
+from support import listening_port, read_until, reserved_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "derive_ct.py"
@@ -31,7 +31,8 @@ def test_echo_success_and_failure(capsys):
         # Wrong called AE title: the association is rejected -> clear error, non-zero.
         assert main(["echo", "127.0.0.1", str(node.port), "--aec", "WRONG"]) == 2
         assert "rejected" in capsys.readouterr().err
-    assert main(["echo", "127.0.0.1", str(free_port()), "--timeout", "2"]) == 2
+    with reserved_port() as port:  # held, never listening: refused, whatever else runs
+        assert main(["echo", "127.0.0.1", str(port), "--timeout", "2"]) == 2
 
 
 def test_store_folder_recursively_with_summary(tmp_path, capsys):
@@ -53,31 +54,26 @@ def test_store_folder_recursively_with_summary(tmp_path, capsys):
 def test_store_reports_refusals(tmp_path, capsys):
     path = tmp_path / "mr.dcm"
     series("CLI2", count=1, modality="MR")[0].save_as(path, enforce_file_format=True)
-    with running(Recording) as node:
+    with running(Recording, unrouted="reject") as node:
         code = main(["store", "127.0.0.1", str(node.port), str(path), "--aec", "NODE", "-q"])
     assert code == 1
     assert "0xC102" in capsys.readouterr().out
 
 
 def test_run_serves_until_sigterm_and_applies_settings(tmp_path):
-    port = free_port()
     config = tmp_path / "node.toml"
     config.write_text('ae_title = "FROMTOML"\nworkers = 3\n')
     with RecordingSCP("PACS") as pacs:
         child = subprocess.Popen(
-            [sys.executable, "-m", "dcmnode", "run", str(EXAMPLE), "--port", str(port),
+            [sys.executable, "-m", "dcmnode", "run", str(EXAMPLE), "--port", "0",
              "--config", str(config), "--set", f"destination={pacs.address}",
              "--ae-title", "FROMCLI", "--set", f"data_directory={tmp_path / 'data'}"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "DCMNODE_WORKERS": "2"},
         )  # fmt: skip
         try:
-            assert child.stdout is not None
-            for line in child.stdout:
-                if "listening on" in line and line.startswith("dcmnode:"):
-                    break
-            else:
-                raise AssertionError("node never listened")
+            line = read_until(child, "listening on")  # it picked a free port; which one?
+            port = listening_port(line)
             assert "as FROMCLI" in line  # CLI beats TOML
             folder = tmp_path / "in"
             folder.mkdir()

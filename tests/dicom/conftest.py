@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,7 +11,7 @@ from pydicom.dataset import Dataset
 
 from dcmnode.grinders import Volume
 from dcmnode.testing.volumes import ct_series
-from support import free_port, require_tool
+from support import require_tool, reserved_port, wait_for_scp
 
 tool = require_tool  # fails under CI=true, skips elsewhere, when missing
 
@@ -44,27 +42,24 @@ def dciodvfy(tmp_path: Path) -> Validator:
 
 @pytest.fixture
 def storescp(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    """A DCMTK storescp on a free port, writing what it receives to a folder."""
+    """A DCMTK storescp on a free port, writing what it receives to a folder.
+
+    The port stays reserved while storescp runs (see `reserved_port`), so
+    no other test can take it between choosing the number and storescp
+    binding it; storescp says nothing when it listens, so a C-ECHO tells.
+    """
     executable = tool("storescp")
     folder = tmp_path / "received"
     folder.mkdir()
-    port = free_port()
-    process = subprocess.Popen([executable, "-od", str(folder), "-aet", "STORESCP", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("storescp did not start listening")
-        yield port, folder
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with reserved_port() as port:
+        process = subprocess.Popen([executable, "-od", str(folder), "-aet", "STORESCP", str(port)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for_scp("STORESCP", port, process)
+            yield port, folder
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-import pytest
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom import AE
@@ -72,15 +71,15 @@ def test_results_round_trip_through_storescp(ct_volume: Volume, storescp: tuple[
 def test_results_round_trip_through_orthanc(ct_volume: Volume, tmp_path: Path) -> None:
     """A real PACS (Orthanc, started here on free ports) stores them unchanged."""
     import json
-    import socket
     import subprocess
-    import time
     import urllib.request
+    from contextlib import ExitStack
 
-    from support import free_port, require_tool
+    from support import drain, read_until, require_tool, reserved_port
 
     executable = require_tool("Orthanc")
-    dicom_port, http_port = free_port(), free_port()
+    held = ExitStack()  # both ports stay ours until Orthanc has ended (see reserved_port)
+    dicom_port, http_port = (held.enter_context(reserved_port()) for _ in range(2))
     config = tmp_path / "orthanc.json"
     config.write_text(json.dumps({
         "Name": "dcmnode-test", "StorageDirectory": str(tmp_path / "storage"),
@@ -88,21 +87,13 @@ def test_results_round_trip_through_orthanc(ct_volume: Volume, tmp_path: Path) -
         "DicomPort": dicom_port, "HttpPort": http_port, "RemoteAccessAllowed": False,
         "AuthenticationEnabled": False, "Plugins": [], "DicomCheckCalledAet": False,
     }))
-    process = subprocess.Popen([executable, str(config)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([executable, str(config)], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{http_port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/system", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail("Orthanc did not start")
-                time.sleep(0.2)
-        with socket.create_connection(("127.0.0.1", dicom_port), timeout=5):
-            pass
+        # Logged once both its DICOM and its HTTP server listen.
+        read_until(process, "Orthanc has started")
+        drain(process)
         sent = results(ct_volume)
         ae = AE(ae_title="DCMNODE")
         for sop_class in {str(ds.SOPClassUID) for ds in sent}:
@@ -133,3 +124,4 @@ def test_results_round_trip_through_orthanc(ct_volume: Volume, tmp_path: Path) -
     finally:
         process.terminate()
         process.wait(timeout=30)
+        held.close()

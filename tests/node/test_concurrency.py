@@ -8,6 +8,7 @@ import threading
 from dcmnode.testing import JobRecorder, running, series
 from pipelines import Recording, TwoInputs
 from sending import associate
+from support import run_threads
 
 REPETITIONS = 20
 ASSOCIATIONS = 8
@@ -33,13 +34,13 @@ def _deliver_split(node, datasets, senders, rng):
             start.wait(60)
             for ds in shares[index]:
                 statuses[index].append(int(assocs[index].send_c_store(ds).Status))
-        except BaseException as exc:  # reported by the main thread
+            sent.wait(60)
+            may_release[index].wait(60)
+            assocs[index].release()
+        except BaseException as exc:  # noqa: BLE001 - raised by the main thread
             errors.append(exc)
+            start.abort()
             sent.abort()
-            raise
-        sent.wait(60)
-        may_release[index].wait(60)
-        assocs[index].release()
 
     threads = [threading.Thread(target=sender, args=(i,)) for i in range(senders)]
     for t in threads:
@@ -54,6 +55,8 @@ def _deliver_split(node, datasets, senders, rng):
     for t in threads:
         t.join(60)
         assert not t.is_alive()
+    if errors:
+        raise errors[0]
     return [s for group in statuses for s in group]
 
 
@@ -97,14 +100,7 @@ def test_ct_and_pt_from_different_senders_make_one_job():
                 for ds in datasets:
                     assert assoc.send_c_store(ds).Status == 0
 
-            threads = [
-                threading.Thread(target=send, args=(ct_assoc, ct)),
-                threading.Thread(target=send, args=(pt_assoc, pt)),
-            ]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(60)
+            run_threads(send, [(ct_assoc, ct), (pt_assoc, pt)], barriers=[barrier])
             pair = [ct_assoc, pt_assoc]
             rng.shuffle(pair)
             for assoc in pair:

@@ -9,6 +9,7 @@ from dcmnode.network.scu import echo
 from dcmnode.testing import JobRecorder, running, series
 from pipelines import Recording
 from sending import associate, store_all
+from support import run_threads
 
 
 def test_patient_resent_while_its_job_runs_gets_a_second_job_with_only_new_data():
@@ -64,14 +65,10 @@ def test_slow_process_never_holds_up_senders():
         barrier = threading.Barrier(6)
 
         def sender(index: int) -> None:
-            barrier.wait()
+            barrier.wait(60)
             results[index] = store_all(node, series(f"P{index}", count=8), f"SCANNER{index}")
 
-        threads = [threading.Thread(target=sender, args=(i,)) for i in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        run_threads(sender, [(i,) for i in range(6)], barriers=[barrier])
         # Every C-STORE was answered while the only worker is still blocked.
         assert not gate.is_set() and jobs.finished == []
         assert all(results[i] == [0] * 8 for i in range(6))

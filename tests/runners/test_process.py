@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -18,8 +17,8 @@ from dcmnode.network.scu import echo
 from dcmnode.testing import JobRecorder, running, series
 from sending import store_all
 
-from .common import alive, eventually, send_at_once
-from .pipelines import MEGABYTE_LINE, KeepingFailed, Misbehaving, SlowProcess
+from .common import Rendezvous, exited, send_at_once
+from .pipelines import MEGABYTE_LINE, KeepingFailed, Misbehaving, SlowProcess, TimingOut
 
 
 def still_serving(node, jobs: JobRecorder) -> None:
@@ -41,12 +40,10 @@ def still_serving(node, jobs: JobRecorder) -> None:
     ],
 )
 def test_a_crashing_job_fails_with_its_reason_and_the_node_keeps_serving(patient, reason):
-    with running(Misbehaving) as node:
+    with running(Misbehaving) as node:  # no timeout: the crash itself must end the job
         jobs = JobRecorder(node)
         assert store_all(node, series(patient, count=2)) == [0] * 2
-        began = time.monotonic()
-        assert node.wait_idle(30)
-        assert time.monotonic() - began < 20  # detected at once, not at the timeout
+        assert node.wait_idle(60)
         [(job, error)] = jobs.failed
         assert job.patient_id == patient and reason in error
         [failed] = node.store.failed()
@@ -55,14 +52,14 @@ def test_a_crashing_job_fails_with_its_reason_and_the_node_keeps_serving(patient
 
 
 def test_a_job_over_its_timeout_is_killed_with_its_children(tmp_path):
-    with running(Misbehaving, probe=str(tmp_path)) as node:
+    with running(TimingOut, probe=str(tmp_path)) as node:
         jobs = JobRecorder(node)
         assert store_all(node, series("HANGKIDS", count=2)) == [0] * 2
-        assert node.wait_idle(30)
+        assert node.wait_idle(60)
         [(job, error)] = jobs.failed
-        assert "exceeded its timeout of 5 s; killed" in error
+        assert "exceeded its timeout of 20 s; killed" in error
         grandchild = int((tmp_path / "grandchild").read_text())
-        assert eventually(lambda: not alive(grandchild), 10)
+        assert exited(grandchild, 30)  # it would sleep for 600 s unless killed
         still_serving(node, jobs)
 
 
@@ -114,17 +111,16 @@ def test_failed_job_directory_is_kept_when_asked():
 
 
 def test_stop_cancels_a_running_job_and_kills_it(tmp_path):
+    hanging = Rendezvous(tmp_path / "hanging")
     with running(Misbehaving, probe=str(tmp_path)) as node:
         jobs = JobRecorder(node)
         assert store_all(node, series("HANG", count=2)) == [0] * 2
-        assert eventually(lambda: (tmp_path / "hanging").exists())
-        pid = int((tmp_path / "hanging").read_text())
-        began = time.monotonic()
+        pid = int(hanging.read())  # the job process runs and sleeps for 600 s
         assert node.stop(1.0) is False
-        assert time.monotonic() - began < 5
-        [(job, error)] = jobs.failed
-        assert error.startswith("Cancelled: the node stopped while the job was running")
-        assert not alive(pid)
+        # Reported once, as cancelled, which the node hands back to its store.
+        assert node.runner.stats().cancelled == 1
+        assert not jobs.failed and not node.store.failed()
+        assert exited(pid, 30)
         assert node.wait_idle(5)
 
 
@@ -147,17 +143,14 @@ def test_stop_cancels_queued_jobs_too_and_every_job_ends_once(tmp_path):
         for patient in ("HANG", "HANG2", "HANG3"):
             assert store_all(node, series(patient, count=2)) == [0] * 2
         stats = node.runner.stats
-        assert eventually(lambda: stats().submitted == 3 and stats().running == 2)
+        assert node.runner.wait_for(lambda s: s.submitted == 3 and s.running == 2, 60)
         assert stats().queued == 1
         assert node.stop(1.0) is False
-        errors = sorted(error.splitlines()[0] for _, error in jobs.failed)
-        assert errors == [
-            "Cancelled: the node stopped before the job could start",
-            "Cancelled: the node stopped while the job was running",
-            "Cancelled: the node stopped while the job was running",
-        ]
+        # Each reported once, as cancelled, which the node hands back to its store.
+        assert not jobs.failed and not node.store.failed()
         assert node.wait_idle(5)
-        assert node.runner.stats().cancelled == 3
+        stats = node.runner.stats()
+        assert (stats.cancelled, stats.failed, stats.finished) == (3, 3, 0)
 
 
 def test_a_job_resetting_logging_leaves_the_node_logging_alone():
@@ -197,13 +190,13 @@ with running(Misbehaving, probe=sys.argv[1]) as node:
 def test_job_processes_die_with_a_killed_node(tmp_path):
     tests = str(Path(__file__).resolve().parents[1])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]))
+    hanging = Rendezvous(tmp_path / "hanging")
     node = subprocess.Popen([sys.executable, "-c", NODE_SCRIPT, str(tmp_path)], env=env)
     try:
-        assert eventually(lambda: (tmp_path / "hanging").exists(), 30)
-        job = int((tmp_path / "hanging").read_text())
+        job = int(hanging.read())
         node.kill()  # no clean-up of any kind in the node
         node.wait(10)
-        assert eventually(lambda: not alive(job), 10)
+        assert exited(job, 30)  # it would sleep for 600 s unless it noticed
     finally:
         node.kill()
         node.wait(10)

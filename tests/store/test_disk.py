@@ -14,12 +14,12 @@ from pydicom import dcmread
 
 from dcmnode import Address, Input, Node, Pipeline
 from dcmnode.errors import NetworkError
-from dcmnode.network.scu import echo, send
+from dcmnode.network.scu import send
 from dcmnode.network.status import Status
 from dcmnode.testing import JobRecorder, running, series
 from pipelines import CT, Recording
 from sending import store_all
-from support import free_port
+from support import Transcript, listening_port
 
 PIPELINE = Path(__file__).with_name("durable_pipeline.py")
 
@@ -119,24 +119,30 @@ def test_low_disk_space_refuses_with_out_of_resources_then_recovers(tmp_path):
     assert len(_files(data / "instances")) == 3
 
 
-def _start(data: Path, port: int, results: Path, *extra: str) -> subprocess.Popen[str]:
+def _start(
+    data: Path, results: Path, *extra: str
+) -> tuple[subprocess.Popen[str], Transcript, Address]:
+    """A `dcmnode run` child on a port it picks itself; returns once it listens."""
     child = subprocess.Popen(
         [sys.executable, "-m", "dcmnode", "--log-level", "INFO", "run", str(PIPELINE),
-         "--port", str(port), "--set", f"data_directory={data}", "--set", f"results={results}",
+         "--port", "0", "--set", f"data_directory={data}", "--set", f"results={results}",
          *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "DURABLE_EXPECTED": "30"},
     )  # fmt: skip
-    assert child.stdout is not None
-    watchdog = threading.Timer(60, child.kill)  # a node that never starts fails the test
-    watchdog.start()
-    for line in child.stdout:
-        watchdog.cancel()
-        if line.startswith("dcmnode:") and "listening" in line:
-            threading.Thread(target=child.stdout.read, daemon=True).start()  # keep draining
-            return child
-    watchdog.cancel()
-    raise AssertionError(f"node did not start: {child.wait()}")
+    output = Transcript(child)
+    try:
+        port = listening_port(output.wait_for(" listening on "))
+    except BaseException:
+        child.kill()
+        child.wait(30)
+        raise
+    return child, output, Address("DURABLE", "127.0.0.1", port)
+
+
+def _processed(output: Transcript, results: Path, count: int) -> bool:
+    """Wait until *count* jobs are recorded, re-checking whenever the node logs a line."""
+    return output.wait_until(lambda: len(_results(results)) >= count, timeout=120)
 
 
 def _stop(child: subprocess.Popen[str]) -> None:
@@ -151,13 +157,13 @@ def _results(path: Path) -> list[dict]:
 
 
 def test_kill_9_mid_delivery_loses_no_acknowledged_instance(tmp_path):
-    data, results, port = tmp_path / "data", tmp_path / "results.jsonl", free_port()
-    address = Address("DURABLE", "127.0.0.1", port)
+    data, results = tmp_path / "data", tmp_path / "results.jsonl"
     patients = {f"KILL{i}": series(f"KILL{i}", count=30) for i in range(6)}
     acked: dict[str, set[str]] = {p: set() for p in patients}
     lock = threading.Condition()
     count = [0]
-    child = _start(data, port, results)
+    errors: list[BaseException] = []  # raised here, not lost as a thread's warning
+    child, _, address = _start(data, results)
 
     def deliver(patient: str) -> None:
         def progress(item, status):  # type: ignore[no-untyped-def]
@@ -171,6 +177,8 @@ def test_kill_9_mid_delivery_loses_no_acknowledged_instance(tmp_path):
             send(patients[patient], address, "SCANNER", progress=progress, timeout=10)
         except NetworkError:
             pass  # the node was killed under us
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
 
     threads = [threading.Thread(target=deliver, args=(p,)) for p in patients]
     for t in threads:
@@ -181,12 +189,13 @@ def test_kill_9_mid_delivery_loses_no_acknowledged_instance(tmp_path):
     child.wait(30)
     for t in threads:
         t.join(60)
+    assert not errors, errors
     total_acked = sum(len(v) for v in acked.values())
     assert 60 <= total_acked < 180, total_acked  # the kill landed mid-delivery
 
     # Restart: every acknowledged instance is there; nothing is processed yet
     # (each patient is incomplete until the rest is sent).
-    child = _start(data, port, results)
+    child, output, address = _start(data, results)
     try:
         on_disk = {str(dcmread(p, stop_before_pixels=True).SOPInstanceUID) for p in _files(data)}
         assert set().union(*acked.values()) <= on_disk
@@ -194,11 +203,7 @@ def test_kill_9_mid_delivery_loses_no_acknowledged_instance(tmp_path):
         for patient, datasets in patients.items():
             missing = [ds for ds in datasets if str(ds.SOPInstanceUID) not in acked[patient]]
             assert send(missing, address, "SCANNER").ok
-        for _ in range(300):
-            if len(_results(results)) >= len(patients):
-                break
-            echo(address, "PROBE")  # wait for the jobs with a real round trip, bounded
-            threading.Event().wait(0.1)
+        assert _processed(output, results, len(patients))
     finally:
         _stop(child)
     done = _results(results)
@@ -210,16 +215,16 @@ def test_kill_9_mid_delivery_loses_no_acknowledged_instance(tmp_path):
 
 
 def test_failed_job_is_kept_then_retried_from_the_cli(tmp_path):
-    data, results, port = tmp_path / "data", tmp_path / "results.jsonl", free_port()
+    data, results = tmp_path / "data", tmp_path / "results.jsonl"
     flag = tmp_path / "fail"
     flag.touch()
-    address = Address("DURABLE", "127.0.0.1", port)
     sent = series("RETRY", count=30)
-    child = _start(data, port, results, "--set", f"fail_flag={flag}")
+    child, output, address = _start(data, results, "--set", f"fail_flag={flag}")
     try:
         assert send(sent, address, "SCANNER").ok
+        output.wait_for("failing on purpose")  # the job ran and failed (logged by the node)
     finally:
-        _stop(child)  # graceful: waits for the (failing) job
+        _stop(child)
     cli = [sys.executable, "-m", "dcmnode", "failed"]
     listing = subprocess.run([*cli, "list", str(data)], capture_output=True, text=True, check=True)
     assert "patient 'RETRY'  30 instances" in listing.stdout
@@ -230,13 +235,9 @@ def test_failed_job_is_kept_then_retried_from_the_cli(tmp_path):
         [*cli, "retry", str(data), "--patient", "RETRY"], capture_output=True, text=True
     )
     assert retried.returncode == 0 and "1 failed jobs" in retried.stdout
-    child = _start(data, port, results, "--set", f"fail_flag={flag}")
+    child, output, _ = _start(data, results, "--set", f"fail_flag={flag}")
     try:
-        for _ in range(300):
-            if _results(results):
-                break
-            echo(address, "PROBE")
-            threading.Event().wait(0.1)
+        assert _processed(output, results, 1)  # the retried job runs at the start
     finally:
         _stop(child)
     [record] = _results(results)

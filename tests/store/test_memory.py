@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 
 import pytest
 from pydicom.dataset import Dataset
@@ -99,10 +100,11 @@ def test_hammer_every_instance_in_exactly_one_claim(seed):
     overlap = []
     done_sending = threading.Event()
     start = threading.Barrier(senders + checkers)
+    errors: list[BaseException] = []
 
     def deliver(index: int) -> None:
         local = random.Random(rng.random())
-        start.wait()
+        start.wait(60)
         association = 100 + index
         store.open_association(association)
         for n in range(per_sender):
@@ -114,7 +116,7 @@ def test_hammer_every_instance_in_exactly_one_claim(seed):
         store.close_association(association)
 
     def check() -> None:
-        start.wait()
+        start.wait(60)
         while True:
             finished_before = done_sending.is_set()
             snap = store.snapshot("P")
@@ -131,15 +133,30 @@ def test_hammer_every_instance_in_exactly_one_claim(seed):
             elif finished_before and snap is None:
                 return
 
-    threads = [threading.Thread(target=deliver, args=(i,)) for i in range(senders)]
-    threads += [threading.Thread(target=check) for _ in range(checkers)]
+    def guarded(work: Callable[..., None]) -> Callable[..., None]:
+        """*work*, with its failure kept for the test's thread (not lost as a warning)."""
+
+        def run(*args: object) -> None:
+            try:
+                work(*args)
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+                start.abort()
+                done_sending.set()
+
+        return run
+
+    threads = [threading.Thread(target=guarded(deliver), args=(i,)) for i in range(senders)]
+    threads += [threading.Thread(target=guarded(check)) for _ in range(checkers)]
     for t in threads:
         t.start()
     for t in threads[:senders]:
-        t.join()
+        t.join(60)
     done_sending.set()
     for t in threads[senders:]:
-        t.join()
+        t.join(60)
+    assert not errors, errors
+    assert not any(t.is_alive() for t in threads)
     assert not overlap
     everything = {f"{i}.{n}" for i in range(senders) for n in range(per_sender)}
     seen: set[str] = set()
