@@ -37,6 +37,7 @@ JOB_STARTED = "job_started"
 JOB_FINISHED = "job_finished"
 JOB_FAILED = "job_failed"
 BACKPRESSURE = "backpressure"  # job, queued, workers: a ready job waits for queue room
+EXPORT_QUEUED = "export_queued"  # job_id, patient, delivery, destinations, sop_instance_uids
 EXPORT_DELIVERED = "export_delivered"
 EXPORT_RETRYING = "export_retrying"
 EXPORT_FAILED = "export_failed"
@@ -54,6 +55,7 @@ NAMES = frozenset(
         JOB_FINISHED,
         JOB_FAILED,
         BACKPRESSURE,
+        EXPORT_QUEUED,
         EXPORT_DELIVERED,
         EXPORT_RETRYING,
         EXPORT_FAILED,

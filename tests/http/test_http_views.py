@@ -197,8 +197,13 @@ def test_the_audit_answers_where_an_instance_came_from_and_went(serve: Any, tmp_
             assert [r["status"] for r in jobs] == ["finished", "queued"]
             assert sop in jobs[1]["detail"]["sops"]
             job_id = jobs[0]["job"]
-            (delivery,) = api.get("/api/audit", params={"job": job_id, "kind": "delivery"})
-            assert delivery["status"] == "delivered"
+            deliveries = api.get("/api/audit", params={"job": job_id, "kind": "delivery"})
+            assert [d["status"] for d in deliveries] == ["delivered", "queued"]
+            queued = deliveries[1]
+            assert queued["patient"] == "P9"
+            assert queued["detail"]["destinations"] == [str(pacs.address)]
+            received = sorted(str(ds.SOPInstanceUID) for ds in pacs.received)
+            assert sorted(queued["detail"]["sops"]) == received  # the results it made
         # durable: a new node on the same directory still answers
         with serve(Echoing, **settings) as api:
             assert len(api.get("/api/audit", params={"sop": sop})) == 1

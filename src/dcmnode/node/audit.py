@@ -88,6 +88,7 @@ class AuditTrail:
         bus.on(events.JOB_QUEUED, self._job_queued)
         bus.on(events.JOB_FINISHED, self._job_finished)
         bus.on(events.JOB_FAILED, self._job_failed)
+        bus.on(events.EXPORT_QUEUED, self._results)
         bus.on(events.EXPORT_DELIVERED, self._delivered)
         bus.on(events.EXPORT_FAILED, self._delivery_failed)
 
@@ -147,6 +148,12 @@ class AuditTrail:
     def _job_failed(self, job: Job, duration: float, error: str) -> None:
         self._put("job", job.patient_id, None, job.id, status="failed",
                   reason=error.splitlines()[0] if error else "")  # fmt: skip
+
+    def _results(self, job_id: str, patient: str, delivery: str, destinations: list[str],
+                 sop_instance_uids: list[str]) -> None:  # fmt: skip
+        """The results a job made and where they go: "where did this study go?"."""
+        self._put("delivery", patient, None, job_id, status="queued", delivery=delivery,
+                  destinations=destinations, sops=sop_instance_uids)  # fmt: skip
 
     def _delivered(self, job_id: str, delivery: str) -> None:
         self._put("delivery", None, None, job_id, status="delivered", delivery=delivery)

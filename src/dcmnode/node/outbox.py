@@ -192,6 +192,14 @@ class Outbox:
             _write_json(temp / MANIFEST, delivery.to_json())
             os.replace(temp, folder)
             delivery.folder = folder
+        self.bus.emit(
+            events.EXPORT_QUEUED,
+            job_id=job_id,
+            patient=patient,
+            delivery=delivery.id,
+            destinations=[str(a) for a in delivery.destinations],
+            sop_instance_uids=list(delivery.sops),
+        )
         self._queue(delivery, 0.0)
 
     def load(self) -> int:
