@@ -240,3 +240,26 @@ def test_many_threads_forcing_and_checking_one_patient_make_one_job():
             assert node.wait_idle(60)
             assert [job.patient_id for job in recorder.finished] == ["RACE"]
 
+
+
+def test_of_many_racing_pauses_and_resumes_exactly_one_changes_the_state():
+    """The API says "done" for one caller only: test and set must be one step."""
+    with running(Recording) as node:
+        for _ in range(100):
+            for action in (node.pause, node.resume):
+                barrier = threading.Barrier(8)
+                answers: list[bool] = []
+                lock = threading.Lock()
+
+                def press(act=action, gate=barrier, out=answers, guard=lock) -> None:  # type: ignore[no-untyped-def]
+                    gate.wait(30)
+                    answer = act()
+                    with guard:
+                        out.append(answer)
+
+                threads = [threading.Thread(target=press) for _ in range(8)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                assert sorted(answers) == [False] * 7 + [True]

@@ -219,17 +219,25 @@ class Node:
         """True while processing is paused; receiving goes on."""
         return self._dispatcher.paused
 
-    def pause(self) -> None:
-        """Pause processing: ready patients wait, receiving goes on. Idempotent."""
-        if not self._dispatcher.paused:
-            log.warning("processing paused; receiving goes on")
-        self._dispatcher.pause()
+    def pause(self) -> bool:
+        """Pause processing: ready patients wait, receiving goes on.
 
-    def resume(self) -> None:
-        """Resume processing and check every waiting patient. Idempotent."""
-        if self._dispatcher.paused:
+        Idempotent: True only for the call that paused.
+        """
+        changed = self._dispatcher.pause()
+        if changed:
+            log.warning("processing paused; receiving goes on")
+        return changed
+
+    def resume(self) -> bool:
+        """Resume processing and check every waiting patient.
+
+        Idempotent: True only for the call that resumed.
+        """
+        changed = self._dispatcher.resume()
+        if changed:
             log.warning("processing resumed")
-        self._dispatcher.resume()
+        return changed
 
     def force(self, patient: str) -> bool:
         """Process *patient*'s waiting data now, complete or not, even while paused.

@@ -148,18 +148,30 @@ class Dispatcher:
         with self._cond:
             return self._paused
 
-    def pause(self) -> None:
-        """Stop starting jobs; ready patients wait until `resume`. Idempotent."""
-        with self._cond:
-            self._paused = True
+    def pause(self) -> bool:
+        """Stop starting jobs; ready patients wait until `resume`.
 
-    def resume(self) -> None:
-        """Start jobs again and check every patient that waited meanwhile. Idempotent."""
+        Idempotent; True only for the call that paused (tested and set in one
+        step, so of many racing callers exactly one hears True).
+        """
         with self._cond:
+            changed = not self._paused
+            self._paused = True
+            return changed
+
+    def resume(self) -> bool:
+        """Start jobs again and check every patient that waited meanwhile.
+
+        Idempotent; True only for the call that resumed.
+        """
+        with self._cond:
+            if not self._paused:
+                return False
             self._paused = False
             held = sorted(self._held)
             self._held.clear()
         self.check(sorted(set(held) | set(self.store.pending())))
+        return True
 
     # -- stop -------------------------------------------------------------------------
 

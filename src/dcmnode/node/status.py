@@ -37,11 +37,11 @@ class Controls(Protocol):
     def paused(self) -> bool:
         """True while processing is paused."""
 
-    def pause(self) -> None:
-        """Pause processing; receiving goes on."""
+    def pause(self) -> bool:
+        """Pause processing; receiving goes on. True only for the call that paused."""
 
-    def resume(self) -> None:
-        """Resume processing."""
+    def resume(self) -> bool:
+        """Resume processing. True only for the call that resumed."""
 
     def force(self, patient: str) -> bool:
         """Process a waiting patient now; False when it has nothing waiting."""
@@ -342,15 +342,13 @@ class NodeStatus:
 
     def pause(self, who: str) -> Outcome:
         """Pause processing (receiving goes on)."""
-        was = self.controls.paused
-        self.controls.pause()
-        return self._audited(who, "pause", "", not was, "paused", "already paused")
+        done = self.controls.pause()  # tested and set in one step: one racer wins
+        return self._audited(who, "pause", "", done, "paused", "already paused")
 
     def resume(self, who: str) -> Outcome:
         """Resume processing."""
-        was = self.controls.paused
-        self.controls.resume()
-        return self._audited(who, "resume", "", was, "resumed", "not paused")
+        done = self.controls.resume()
+        return self._audited(who, "resume", "", done, "resumed", "not paused")
 
     def _audited(self, who: str, action: str, target: str, done: bool, yes: str,
                  no: str) -> Outcome:  # fmt: skip
