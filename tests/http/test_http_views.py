@@ -207,3 +207,15 @@ def test_the_audit_answers_where_an_instance_came_from_and_went(serve: Any, tmp_
         # durable: a new node on the same directory still answers
         with serve(Echoing, **settings) as api:
             assert len(api.get("/api/audit", params={"sop": sop})) == 1
+
+
+def test_the_board_remembers_a_bounded_number_of_arrivals() -> None:
+    from dcmnode.events import EventBus
+    from dcmnode.node.board import Board
+
+    bus = EventBus()
+    board = Board(bus, keep=2)  # keeps the last 20 patients' arrivals
+    for i in range(50):
+        bus.emit("stored", association=1, patient=f"P{i}", sop_instance_uid="1.2", inputs=("ct",))
+    assert board.last_arrival("P49") is not None
+    assert board.last_arrival("P29") is None and board.last_arrival("P30") is not None

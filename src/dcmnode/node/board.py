@@ -89,8 +89,11 @@ class Board:
         self._lock = threading.Lock()
         self._jobs: OrderedDict[str, JobRecord] = OrderedDict()
         self._associations: dict[int, AssociationRecord] = {}
-        self._arrivals: dict[str, float] = {}
+        # Patient -> last arrival, newest last; bounded like the jobs, so a node
+        # that sees a new patient every minute for months does not grow with them.
+        self._arrivals: OrderedDict[str, float] = OrderedDict()
         self._keep = keep
+        self._keep_arrivals = 10 * keep
         self.log_handler = _JobLogHandler(self)
         bus.on(events.ASSOCIATION_OPENED, self._opened)
         bus.on(events.ASSOCIATION_CLOSED, self._closed)
@@ -114,6 +117,9 @@ class Board:
         now = time.time()
         with self._lock:
             self._arrivals[patient] = now
+            self._arrivals.move_to_end(patient)
+            if len(self._arrivals) > self._keep_arrivals:
+                self._arrivals.popitem(last=False)
             record = self._associations.get(association)
             if record is not None:
                 record.instances += 1
@@ -191,11 +197,6 @@ class Board:
         """``time.time()`` of the patient's last stored instance this run, if any."""
         with self._lock:
             return self._arrivals.get(patient)
-
-    def forget_arrival(self, patient: str) -> float | None:
-        """Take the patient's last arrival (at a job's start: the trigger latency)."""
-        with self._lock:
-            return self._arrivals.pop(patient, None)
 
     def known_job(self, job_id: str) -> bool:
         """True when *job_id* is on the board (cheap check for the log handler)."""
